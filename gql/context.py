@@ -1,0 +1,36 @@
+"""Per-request context: settings, the caller's role, the clock and the DataLoaders."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from gql.loaders import Loaders
+from herald.settings import Settings
+from models.mailing import Mailing
+from models.token import Role
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Context:
+    settings: Settings
+    role: Role | None
+    request: Any = None
+    response: Any = None
+    clock: Callable[[], datetime] = utc_now
+    loaders: Loaders = field(default_factory=Loaders)
+    on_mailing_change: Callable[[Mailing], Awaitable[None]] | None = None
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    async def after_mailing_change(self, mailing: Mailing) -> None:
+        """Let the delivery engine know (the one enqueue helper the API may call)."""
+        if self.on_mailing_change is not None:
+            await self.on_mailing_change(mailing)

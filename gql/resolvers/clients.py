@@ -1,0 +1,90 @@
+"""Client queries and mutations: parse input, call the domain, map the result."""
+
+from __future__ import annotations
+
+import strawberry
+
+from gql.context import Context
+from gql.types.client import (
+    ClientConnection,
+    ClientInput,
+    ClientPatch,
+    ClientType,
+    ImportError,
+    ImportResult,
+)
+from gql.types.pagination import decode_cursor
+from models import client as domain
+from models.errors import InvalidInput
+from models.pages import keyset_page
+
+Info = strawberry.Info[Context, None]
+
+
+def parse_id(value: strawberry.ID, field: str = "id") -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise InvalidInput(f"{field} must be a decimal id", field=field) from None
+    if number <= 0 or number > 2**63 - 1:
+        raise InvalidInput(f"{field} must be a positive id", field=field)
+    return number
+
+
+def _null(value: object) -> object:
+    return None if value is strawberry.UNSET else value
+
+
+async def client(id: strawberry.ID) -> ClientType | None:
+    row = await domain.Client.get_or_none(id=parse_id(id))
+    return ClientType.from_model(row) if row else None
+
+
+async def clients(
+    first: int | None = 50,
+    after: str | None = None,
+    tag: str | None = None,
+    operator_code: str | None = None,
+) -> ClientConnection:
+    queryset = domain.Client.all()
+    if tag is not None:
+        queryset = queryset.filter(tag=tag)
+    if operator_code is not None:
+        queryset = queryset.filter(operator_code=operator_code)
+    page = await keyset_page(queryset, first, decode_cursor("client", after))
+    return ClientConnection.from_page(page)
+
+
+async def create_client(input: ClientInput) -> ClientType:
+    data = domain.validate_client(input.phone, input.operator_code, input.tag, input.timezone)
+    return ClientType.from_model(await domain.create_client(data))
+
+
+async def update_client(id: strawberry.ID, input: ClientPatch) -> ClientType:
+    for name in ("phone", "operator_code", "timezone"):
+        if getattr(input, name) is None:
+            api = {"operator_code": "operatorCode"}.get(name, name)
+            raise InvalidInput(f"{api} cannot be null", field=api)
+    patch = domain.ClientPatchData(
+        phone=_null(input.phone),  # type: ignore[arg-type]
+        operator_code=_null(input.operator_code),  # type: ignore[arg-type]
+        tag=_null(input.tag),  # type: ignore[arg-type]
+        timezone=_null(input.timezone),  # type: ignore[arg-type]
+        tag_set=input.tag is not strawberry.UNSET,
+    )
+    return ClientType.from_model(await domain.update_client(parse_id(id), patch))
+
+
+async def delete_client(info: Info, id: strawberry.ID) -> strawberry.ID:
+    await domain.delete_client(parse_id(id), info.context.now())
+    return id
+
+
+async def import_clients(clients: list[ClientInput]) -> ImportResult:
+    rows = [domain.RawClient(c.phone, c.operator_code, c.tag, c.timezone) for c in clients]
+    outcome = await domain.import_clients(rows)
+    return ImportResult(
+        created=outcome.created,
+        updated=outcome.updated,
+        errors=[ImportError(row=e.row, field=e.field, message=e.message) for e in outcome.errors],
+    )

@@ -1,0 +1,112 @@
+"""Mailing queries and mutations: parse input, call the domain, map the result."""
+
+from __future__ import annotations
+
+import strawberry
+
+from gql.context import Context
+from gql.resolvers.clients import parse_id
+from gql.types.enums import MailingStateEnum
+from gql.types.mailing import (
+    AudienceFilterInput,
+    MailingConnection,
+    MailingInput,
+    MailingPatch,
+    MailingType,
+    TimeWindowInput,
+)
+from gql.types.pagination import decode_cursor
+from models import lifecycle
+from models.errors import InvalidInput
+from models.mailing import (
+    UNSET,
+    AudienceFilter,
+    Mailing,
+    Window,
+    validate_aware,
+    validate_filter,
+    validate_mailing,
+)
+from models.mailing import MailingPatch as DomainPatch
+from models.pages import keyset_page
+
+Info = strawberry.Info[Context, None]
+
+
+def _filter(value: AudienceFilterInput) -> AudienceFilter:
+    return validate_filter(value.operator_codes, value.tags)
+
+
+def _window(value: TimeWindowInput | None) -> Window | None:
+    return Window.from_times(value.start, value.end) if value else None
+
+
+async def mailing(id: strawberry.ID) -> MailingType | None:
+    row = await Mailing.get_or_none(id=parse_id(id))
+    return MailingType.from_model(row) if row else None
+
+
+async def mailings(
+    first: int | None = 50, after: str | None = None, state: MailingStateEnum | None = None
+) -> MailingConnection:
+    queryset = Mailing.all() if state is None else Mailing.filter(state=state)
+    page = await keyset_page(queryset, first, decode_cursor("mailing", after))
+    return MailingConnection.from_page(page)
+
+
+async def create_mailing(info: Info, input: MailingInput) -> MailingType:
+    data = validate_mailing(
+        input.text,
+        input.start_at,
+        input.end_at,
+        _filter(input.filter),
+        _window(input.window),
+        info.context.now(),
+    )
+    row = await lifecycle.create_mailing(data)
+    await info.context.after_mailing_change(row)
+    return MailingType.from_model(row)
+
+
+def _patch(input: MailingPatch) -> DomainPatch:
+    for name, api in (
+        ("text", "text"),
+        ("start_at", "startAt"),
+        ("end_at", "endAt"),
+        ("filter", "filter"),
+    ):
+        if getattr(input, name) is None:
+            raise InvalidInput(f"{api} cannot be null", field=api)
+    start, end, filter_ = input.start_at, input.end_at, input.filter
+    return DomainPatch(
+        text=UNSET if input.text is strawberry.UNSET else input.text,
+        start_at=UNSET if not start else validate_aware(start, "startAt"),
+        end_at=UNSET if not end else validate_aware(end, "endAt"),
+        filter=UNSET if not filter_ else _filter(filter_),
+        window=UNSET if input.window is strawberry.UNSET else _window(input.window),
+    )
+
+
+async def update_mailing(info: Info, id: strawberry.ID, input: MailingPatch) -> MailingType:
+    row = await lifecycle.update_mailing(parse_id(id), _patch(input), info.context.now())
+    await info.context.after_mailing_change(row)
+    return MailingType.from_model(row)
+
+
+async def delete_mailing(info: Info, id: strawberry.ID) -> strawberry.ID:
+    await lifecycle.delete_mailing(parse_id(id), info.context.now())
+    return id
+
+
+async def pause_mailing(info: Info, id: strawberry.ID) -> MailingType:
+    return MailingType.from_model(await lifecycle.pause_mailing(parse_id(id), info.context.now()))
+
+
+async def resume_mailing(info: Info, id: strawberry.ID) -> MailingType:
+    row = await lifecycle.resume_mailing(parse_id(id), info.context.now())
+    await info.context.after_mailing_change(row)
+    return MailingType.from_model(row)
+
+
+async def cancel_mailing(info: Info, id: strawberry.ID) -> MailingType:
+    return MailingType.from_model(await lifecycle.cancel_mailing(parse_id(id), info.context.now()))

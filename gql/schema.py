@@ -1,0 +1,70 @@
+"""The GraphQL schema: the contract's Query and Mutation, with limits and the error contract."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
+
+from gql.errors import ErrorContract
+from gql.permissions import RequireRole
+from gql.resolvers import clients, mailings, stats
+from gql.scalars import SCALARS
+from gql.types.client import ClientConnection, ClientType, ImportResult
+from gql.types.mailing import MailingConnection, MailingType
+from gql.types.stats import OverallStats
+
+MAX_DEPTH = 10
+MAX_ALIASES = 30
+MAX_TOKENS = 5000
+
+
+@strawberry.type
+class Query:
+    client: ClientType | None = strawberry.field(resolver=clients.client)
+    clients: ClientConnection = strawberry.field(resolver=clients.clients)
+    mailing: MailingType | None = strawberry.field(resolver=mailings.mailing)
+    mailings: MailingConnection = strawberry.field(resolver=mailings.mailings)
+    stats: OverallStats = strawberry.field(resolver=stats.stats)
+
+
+@strawberry.type
+class Mutation:
+    create_client: ClientType = strawberry.mutation(resolver=clients.create_client)
+    update_client: ClientType = strawberry.mutation(resolver=clients.update_client)
+    delete_client: strawberry.ID = strawberry.mutation(resolver=clients.delete_client)
+    import_clients: ImportResult = strawberry.mutation(resolver=clients.import_clients)
+    create_mailing: MailingType = strawberry.mutation(resolver=mailings.create_mailing)
+    update_mailing: MailingType = strawberry.mutation(resolver=mailings.update_mailing)
+    delete_mailing: strawberry.ID = strawberry.mutation(resolver=mailings.delete_mailing)
+    pause_mailing: MailingType = strawberry.mutation(resolver=mailings.pause_mailing)
+    resume_mailing: MailingType = strawberry.mutation(resolver=mailings.resume_mailing)
+    cancel_mailing: MailingType = strawberry.mutation(resolver=mailings.cancel_mailing)
+
+
+class HeraldSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Logging happens in gql.errors, only for unexpected errors (client mistakes are not
+        server problems and must not flood the log)."""
+
+
+def build_schema(subscription: Any = None) -> strawberry.Schema:
+    return HeraldSchema(
+        query=Query,
+        mutation=Mutation,
+        subscription=subscription,
+        config=StrawberryConfig(scalar_map=SCALARS),
+        extensions=[
+            ErrorContract,
+            RequireRole,
+            lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+            lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+            lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        ],
+    )

@@ -1,0 +1,151 @@
+from __future__ import annotations
+
+from datetime import time
+
+import strawberry
+
+from gql.context import Context
+from gql.scalars import DateTime, Time
+from gql.types.enums import MailingStateEnum, MessageStatusEnum
+from gql.types.message import MessageConnection
+from gql.types.pagination import PageInfo, decode_cursor, encode_cursor
+from gql.types.stats import MailingStats
+from models.mailing import Mailing
+from models.message import Message
+from models.pages import Page, keyset_page
+
+
+@strawberry.type
+class AudienceFilter:
+    operator_codes: list[str]
+    tags: list[str]
+
+
+@strawberry.input
+class AudienceFilterInput:
+    operator_codes: list[str] | None = None
+    tags: list[str] | None = None
+
+
+@strawberry.type
+class TimeWindow:
+    start: Time
+    end: Time
+
+
+@strawberry.input
+class TimeWindowInput:
+    start: Time
+    end: Time
+
+
+def _clock(seconds: int) -> Time:
+    return Time(time(seconds // 3600, seconds % 3600 // 60, seconds % 60))
+
+
+@strawberry.type(name="Mailing")
+class MailingType:
+    row: strawberry.Private[Mailing]
+
+    @classmethod
+    def from_model(cls, row: Mailing) -> MailingType:
+        return cls(row=row)
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self.row.id))
+
+    @strawberry.field
+    def text(self) -> str:
+        return self.row.text
+
+    @strawberry.field
+    def start_at(self) -> DateTime:
+        return DateTime(self.row.start_at)
+
+    @strawberry.field
+    def end_at(self) -> DateTime:
+        return DateTime(self.row.end_at)
+
+    @strawberry.field
+    def filter(self) -> AudienceFilter:
+        return AudienceFilter(
+            operator_codes=list(self.row.operator_codes), tags=list(self.row.tags)
+        )
+
+    @strawberry.field
+    def window(self) -> TimeWindow | None:
+        window = self.row.window
+        if window is None:
+            return None
+        return TimeWindow(start=_clock(window.start), end=_clock(window.end))
+
+    @strawberry.field
+    def state(self) -> MailingStateEnum:
+        return self.row.state
+
+    @strawberry.field
+    def created_at(self) -> DateTime:
+        return DateTime(self.row.created_at)
+
+    @strawberry.field
+    async def stats(self, info: strawberry.Info[Context, None]) -> MailingStats:
+        counts = await info.context.loaders.counts.load(self.row.id)
+        return MailingStats.build(self.row.id, self.row.state, counts)
+
+    @strawberry.field
+    async def messages(
+        self,
+        first: int | None = 50,
+        after: str | None = None,
+        status: MessageStatusEnum | None = None,
+    ) -> MessageConnection:
+        queryset = Message.filter(mailing_id=self.row.id)
+        if status is not None:
+            queryset = queryset.filter(status=status)
+        page = await keyset_page(queryset, first, decode_cursor("message", after))
+        return MessageConnection.from_page(page)
+
+
+@strawberry.input
+class MailingInput:
+    text: str
+    start_at: DateTime
+    end_at: DateTime
+    filter: AudienceFilterInput
+    window: TimeWindowInput | None = None
+
+
+@strawberry.input
+class MailingPatch:
+    text: str | None = strawberry.UNSET
+    start_at: DateTime | None = strawberry.UNSET
+    end_at: DateTime | None = strawberry.UNSET
+    filter: AudienceFilterInput | None = strawberry.UNSET
+    window: TimeWindowInput | None = strawberry.UNSET
+
+
+@strawberry.type
+class MailingEdge:
+    node: MailingType
+    cursor: str
+
+
+@strawberry.type
+class MailingConnection:
+    edges: list[MailingEdge]
+    page_info: PageInfo
+    total_count: int
+
+    @classmethod
+    def from_page(cls, page: Page[Mailing]) -> MailingConnection:
+        edges = [
+            MailingEdge(node=MailingType(row=r), cursor=encode_cursor("mailing", r.id))
+            for r in page.rows
+        ]
+        end = edges[-1].cursor if edges else None
+        return cls(
+            edges=edges,
+            page_info=PageInfo(has_next_page=page.has_next, end_cursor=end),
+            total_count=page.total,
+        )

@@ -1,0 +1,132 @@
+"""The `herald` command: serve, migrate, token create, probe-sim (and worker, later)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+
+from herald import db
+from herald.settings import Settings, SettingsError
+from models.token import ApiToken, Role, create_token
+
+log = logging.getLogger("herald")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        print(f"herald: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+async def _first_run_token(settings: Settings) -> None:
+    """With no token configured anywhere, make one admin token so GraphiQL works at once;
+    it is printed this one time and kept (mode 600) under the data directory."""
+    if settings.api_admin_token or await ApiToken.exists():
+        return
+    token = await create_token(Role.ADMIN, name="first-run")
+    path = settings.data_dir / "admin-token"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(token + "\n")
+    print(
+        f"\n  First start: created an admin API token (also saved to {path}):\n\n"
+        f"    {token}\n\n  Use it as the header  Authorization: Bearer <token>\n",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+async def _prepare(settings: Settings, migrate: bool) -> None:
+    if migrate:
+        await db.migrate(settings.database_url)
+    await db.connect(settings.database_url)
+    try:
+        await _first_run_token(settings)
+    finally:
+        await db.disconnect()
+
+
+def serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from herald.app import AppState, create_app
+    from herald.logging import setup_logging
+
+    settings = _settings()
+    setup_logging(settings.log_format, settings.log_level)
+    asyncio.run(_prepare(settings, migrate=not args.no_migrate))
+    app = create_app(AppState(settings=settings, migrate=False))
+    host = args.host or settings.host
+    port = args.port if args.port is not None else settings.port
+    log.info("Herald on http://%s:%d/graphql", host, port)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        proxy_headers=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+def migrate(_: argparse.Namespace) -> None:
+    settings = _settings()
+    asyncio.run(db.migrate(settings.database_url))
+    print("migrations applied")
+
+
+def token_create(args: argparse.Namespace) -> None:
+    settings = _settings()
+
+    async def run() -> str:
+        await db.migrate(settings.database_url)
+        await db.connect(settings.database_url)
+        try:
+            return await create_token(Role(args.role), name=args.name)
+        finally:
+            await db.disconnect()
+
+    print(asyncio.run(run()))
+
+
+def probe_sim(args: argparse.Namespace) -> None:
+    from herald import probesim
+
+    probesim.main(args.rest)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="herald", description="Herald mailing service")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("serve", help="run the API (and, by default, an in-process worker)")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--no-migrate", action="store_true", help="do not apply pending migrations")
+    p.set_defaults(func=serve)
+    p = sub.add_parser("migrate", help="apply pending database migrations")
+    p.set_defaults(func=migrate)
+    p = sub.add_parser("token", help="manage API tokens")
+    tsub = p.add_subparsers(dest="token_command", required=True)
+    t = tsub.add_parser("create", help="create a token and print it once")
+    t.add_argument("--role", choices=[r.value for r in Role], required=True)
+    t.add_argument("--name", default="")
+    t.set_defaults(func=token_create)
+    p = sub.add_parser("probe-sim", help="run the probe API simulator", add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=probe_sim)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

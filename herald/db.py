@@ -1,0 +1,70 @@
+"""Database configuration, start-up and migrations (tortoise-orm's built-in migrations)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from tortoise import Tortoise, connections
+from tortoise.backends.base.executor import EXECUTOR_CACHE
+from tortoise.migrations.api import migrate as migrate_api
+
+MODEL_MODULES = ["models.client", "models.mailing", "models.message", "models.token"]
+
+
+def tortoise_config(database_url: str) -> dict[str, Any]:
+    return {
+        "connections": {"default": database_url},
+        "apps": {
+            "models": {
+                "models": MODEL_MODULES,
+                "default_connection": "default",
+                "migrations": "migrations",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+def _ensure_sqlite_dir(database_url: str) -> None:
+    if database_url.startswith("sqlite://"):
+        path = database_url.removeprefix("sqlite://").split("?", 1)[0]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+async def migrate(database_url: str) -> None:
+    """Apply every pending migration; safe to run on each start."""
+    _ensure_sqlite_dir(database_url)
+    try:
+        await migrate_api(config=tortoise_config(database_url))
+    finally:
+        await disconnect()
+
+
+async def connect(database_url: str) -> None:
+    _ensure_sqlite_dir(database_url)
+    # tortoise 1.x keeps its state in a contextvar; uvicorn runs requests in tasks that do
+    # not inherit the lifespan's context, so the global fallback must be on.
+    await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
+    if database_url.startswith("sqlite"):
+        conn = connections.get("default")
+        await conn.execute_script("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
+
+
+async def disconnect() -> None:
+    """Close connections and forget the models' bindings, so a later connect may target
+    another database (or dialect) in the same process: tortoise caches each model's INSERT
+    SQL by connection *name*, so it must be dropped too or a SQLite statement reaches
+    PostgreSQL."""
+    await Tortoise.close_connections()
+    await Tortoise._reset_apps()
+    EXECUTOR_CACHE.clear()
+
+
+# Used by `tortoise makemigrations` (see [tool.tortoise] in pyproject.toml).
+TORTOISE_ORM = tortoise_config(
+    os.environ.get("DATABASE_URL", "sqlite://data/makemigrations.sqlite3")
+)

@@ -1,0 +1,178 @@
+"""One frozen Settings object, built from the environment (and an optional `.env`)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+
+class SettingsError(ValueError):
+    """A setting is invalid; the message names the variable and never its secret value."""
+
+    def __init__(self, name: str, problem: str) -> None:
+        super().__init__(f"invalid setting {name}: {problem}")
+        self.name = name
+
+
+class Secret:
+    """A string whose repr and str hide the value, so it cannot leak into logs."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('**********')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+DEFAULT_PROBE_URL = "https://probe.fbrq.cloud/v1"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite://data/herald.sqlite3"
+    redis_url: str = ""
+    probe_url: str = DEFAULT_PROBE_URL
+    probe_token: Secret = field(default_factory=lambda: Secret(""))
+    api_admin_token: Secret = field(default_factory=lambda: Secret(""))
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path("data")
+    log_format: str = "text"
+    log_level: str = "INFO"
+    max_body_bytes: int = 5 * 1024 * 1024
+    probe_timeout: float = 10.0
+    max_in_flight: int = 256
+    max_rate: float = 0.0
+    max_attempts: int = 8
+    backoff_base: float = 1.0
+    backoff_cap: float = 60.0
+    batch_size: int = 500
+    sweep_interval: float = 2.0
+    lease_seconds: float = 60.0
+    allowed_origins: tuple[str, ...] = ()
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from a mapping (default: `.env` overlaid by os.environ)."""
+        env = dict(environ) if environ is not None else {**read_dotenv(Path(".env")), **os.environ}
+        data_dir = Path(env.get("DATA_DIR", "data"))
+        return cls(
+            database_url=_database_url(env.get("DATABASE_URL", ""), data_dir),
+            redis_url=_redis_url(env.get("REDIS_URL", "")),
+            probe_url=_http_url("PROBE_URL", env.get("PROBE_URL", DEFAULT_PROBE_URL)),
+            probe_token=Secret(env.get("PROBE_TOKEN", "")),
+            api_admin_token=Secret(env.get("API_ADMIN_TOKEN", "")),
+            host=env.get("HOST", "127.0.0.1") or "127.0.0.1",
+            port=_int("PORT", env.get("PORT", "8000"), 0, 65535),
+            data_dir=data_dir,
+            log_format=_choice("LOG_FORMAT", env.get("LOG_FORMAT", "text"), ("text", "json")),
+            log_level=_choice(
+                "LOG_LEVEL",
+                env.get("LOG_LEVEL", "INFO").upper(),
+                ("DEBUG", "INFO", "WARNING", "ERROR"),
+            ),
+            max_body_bytes=_int("MAX_BODY_BYTES", env.get("MAX_BODY_BYTES", "5242880"), 1024),
+            probe_timeout=_float("PROBE_TIMEOUT", env.get("PROBE_TIMEOUT", "10"), 0.1),
+            max_in_flight=_int("MAX_IN_FLIGHT", env.get("MAX_IN_FLIGHT", "256"), 1, 10000),
+            max_rate=_float("MAX_RATE", env.get("MAX_RATE", "0"), 0),
+            max_attempts=_int("MAX_ATTEMPTS", env.get("MAX_ATTEMPTS", "8"), 1, 100),
+            backoff_base=_float("BACKOFF_BASE", env.get("BACKOFF_BASE", "1"), 0.01),
+            backoff_cap=_float("BACKOFF_CAP", env.get("BACKOFF_CAP", "60"), 0.01),
+            batch_size=_int("BATCH_SIZE", env.get("BATCH_SIZE", "500"), 1, 10000),
+            sweep_interval=_float("SWEEP_INTERVAL", env.get("SWEEP_INTERVAL", "2"), 0.1),
+            lease_seconds=_float("LEASE_SECONDS", env.get("LEASE_SECONDS", "60"), 1),
+            allowed_origins=tuple(
+                o.strip() for o in env.get("ALLOWED_ORIGINS", "").split(",") if o.strip()
+            ),
+        )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """Parse a minimal `.env` file: KEY=VALUE lines, `#` comments, optional quotes."""
+    if not path.is_file():
+        return {}
+    values: dict[str, str] = {}
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip().removeprefix("export ").strip()] = value
+    return values
+
+
+def _database_url(value: str, data_dir: Path) -> str:
+    if not value:
+        return f"sqlite://{data_dir / 'herald.sqlite3'}"
+    scheme = value.split("://", 1)[0] if "://" in value else ""
+    if scheme == "postgresql":
+        value = "postgres://" + value.split("://", 1)[1]
+        scheme = "postgres"
+    if scheme not in ("sqlite", "postgres", "asyncpg"):
+        raise SettingsError("DATABASE_URL", "expected sqlite://PATH or postgres://USER@HOST/DB")
+    return value
+
+
+def _redis_url(value: str) -> str:
+    if value and urlsplit(value).scheme not in ("redis", "rediss", "unix"):
+        raise SettingsError("REDIS_URL", "expected redis://HOST:PORT/DB or unix:///path")
+    return value
+
+
+def _http_url(name: str, value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsError(name, "expected an http(s):// URL")
+    return value.rstrip("/")
+
+
+def _int(name: str, value: str, low: int, high: int | None = None) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise SettingsError(name, "expected an integer") from None
+    if number < low or (high is not None and number > high):
+        raise SettingsError(name, f"expected a value between {low} and {high or 'any'}")
+    return number
+
+
+def _float(name: str, value: str, low: float) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise SettingsError(name, "expected a number") from None
+    if number < low:
+        raise SettingsError(name, f"expected a number >= {low}")
+    return number
+
+
+def _choice(name: str, value: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise SettingsError(name, f"expected one of {', '.join(choices)}")
+    return value

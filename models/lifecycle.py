@@ -1,0 +1,106 @@
+"""Mailing lifecycle: create, edit, delete, pause, resume, cancel (compare-and-set on state)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from tortoise.transactions import in_transaction
+
+from models.errors import IllegalTransition, NotFound
+from models.mailing import (
+    ENDED_STATES,
+    Mailing,
+    MailingData,
+    MailingPatch,
+    MailingState,
+    apply_patch,
+    check_patch,
+)
+from models.transitions import cancel_mailing_messages
+
+S = MailingState
+
+
+async def get_mailing(mailing_id: int) -> Mailing:
+    mailing = await Mailing.get_or_none(id=mailing_id)
+    if mailing is None:
+        raise NotFound(f"mailing {mailing_id} not found", field="id")
+    return mailing
+
+
+async def create_mailing(data: MailingData) -> Mailing:
+    return await Mailing.create(
+        text=data.text,
+        start_at=data.start_at,
+        end_at=data.end_at,
+        operator_codes=list(data.filter.operator_codes),
+        tags=list(data.filter.tags),
+        window_start=data.window.start if data.window else None,
+        window_end=data.window.end if data.window else None,
+    )
+
+
+async def update_mailing(mailing_id: int, patch: MailingPatch, now: datetime) -> Mailing:
+    """Edit under the state rules; the state is re-checked in the UPDATE so a mailing that
+    started meanwhile is not edited as if it were still SCHEDULED."""
+    mailing = await get_mailing(mailing_id)
+    check_patch(mailing, patch, now)
+    columns = apply_patch(mailing, patch)
+    if not columns:
+        return mailing
+    values = {name: getattr(mailing, name) for name in columns}
+    updated = await Mailing.filter(id=mailing_id, state=mailing.state).update(
+        **values, updated_at=now
+    )
+    if not updated:
+        return await update_mailing(mailing_id, patch, now)
+    return await get_mailing(mailing_id)
+
+
+async def delete_mailing(mailing_id: int, now: datetime) -> None:
+    """Stop first (no new sends are claimed), then delete the mailing and its messages."""
+    async with in_transaction():
+        mailing = await get_mailing(mailing_id)
+        if mailing.state not in ENDED_STATES:
+            await Mailing.filter(id=mailing_id).update(state=S.CANCELLED, finished_at=now)
+            await cancel_mailing_messages(mailing_id, now)
+        await Mailing.filter(id=mailing_id).delete()
+
+
+async def _move(
+    mailing_id: int,
+    sources: tuple[MailingState, ...],
+    target: MailingState,
+    verb: str,
+    **extra: object,
+) -> Mailing:
+    updated = await Mailing.filter(id=mailing_id, state__in=sources).update(state=target, **extra)
+    mailing = await get_mailing(mailing_id)
+    if not updated:
+        raise IllegalTransition(f"cannot {verb} a mailing that is {mailing.state.value}")
+    return mailing
+
+
+async def pause_mailing(mailing_id: int, now: datetime) -> Mailing:
+    return await _move(mailing_id, (S.SCHEDULED, S.RUNNING), S.PAUSED, "pause", updated_at=now)
+
+
+async def resume_mailing(mailing_id: int, now: datetime) -> Mailing:
+    """A paused mailing goes back to RUNNING if it had started, else to SCHEDULED."""
+    mailing = await get_mailing(mailing_id)
+    target = S.RUNNING if mailing.started_at is not None else S.SCHEDULED
+    return await _move(mailing_id, (S.PAUSED,), target, "resume", updated_at=now)
+
+
+async def cancel_mailing(mailing_id: int, now: datetime) -> Mailing:
+    async with in_transaction():
+        mailing = await _move(
+            mailing_id,
+            (S.SCHEDULED, S.RUNNING, S.PAUSED),
+            S.CANCELLED,
+            "cancel",
+            finished_at=now,
+            updated_at=now,
+        )
+        await cancel_mailing_messages(mailing_id, now)
+    return mailing

@@ -1,0 +1,54 @@
+"""One message per (mailing, client): the unit the delivery engine sends."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from tortoise import fields
+from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from models.client import Client
+    from models.mailing import Mailing
+
+
+class MessageStatus(StrEnum):
+    PENDING = "PENDING"
+    SENDING = "SENDING"
+    RETRYING = "RETRYING"
+    SENT = "SENT"
+    FAILED = "FAILED"
+    EXPIRED = "EXPIRED"
+    CANCELLED = "CANCELLED"
+
+
+FINAL_STATUSES = frozenset(
+    {MessageStatus.SENT, MessageStatus.FAILED, MessageStatus.EXPIRED, MessageStatus.CANCELLED}
+)
+
+
+class Message(Model):
+    id = fields.BigIntField(primary_key=True)
+    mailing: fields.ForeignKeyRelation[Mailing] = fields.ForeignKeyField(
+        "models.Mailing", related_name="messages", on_delete=fields.CASCADE
+    )
+    client: fields.ForeignKeyNullableRelation[Client] = fields.ForeignKeyField(
+        "models.Client", related_name="messages", on_delete=fields.SET_NULL, null=True
+    )
+    phone = fields.CharField(max_length=11)
+    timezone = fields.CharField(max_length=64)
+    status = fields.CharEnumField(MessageStatus, max_length=10, default=MessageStatus.PENDING)
+    attempts = fields.IntField(default=0)
+    next_attempt_at = fields.DatetimeField(null=True)
+    last_error = fields.CharField(max_length=300, null=True)
+    lease_owner = fields.CharField(max_length=64, null=True)
+    lease_until = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+    sent_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "message"
+        unique_together = (("mailing", "client"),)
+        indexes = (("mailing_id", "status"), ("status", "next_attempt_at"))

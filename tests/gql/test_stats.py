@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from typing import Any
+
+from models.message import Message, MessageStatus
+from tests.conftest import GQL
+from tests.gql.test_mailings import create
+
+STATS = """{ stats { mailings messages byStatus { status count }
+  perMailing { mailingId state total byStatus { status count } } } }"""
+MAILING_STATS = """query($id: ID!) { mailing(id: $id) { stats { mailingId state total
+  byStatus { status count } } } }"""
+
+
+def as_dict(by_status: list[dict[str, Any]]) -> dict[str, int]:
+    return {item["status"]: item["count"] for item in by_status}
+
+
+async def seed(mailing_id: int, statuses: list[MessageStatus]) -> None:
+    await Message.bulk_create(
+        [
+            Message(mailing_id=mailing_id, phone=f"7916{i:07d}", timezone="UTC", status=s)
+            for i, s in enumerate(statuses)
+        ]
+    )
+
+
+async def test_counts_per_status_with_zeros(gql: GQL, database: str) -> None:
+    first = int((await create(gql))["id"])
+    second = int((await create(gql))["id"])
+    await create(gql)
+    await seed(first, [MessageStatus.SENT] * 3 + [MessageStatus.FAILED])
+    await seed(second, [MessageStatus.PENDING, MessageStatus.SENT])
+    stats = (await gql.ok(STATS))["stats"]
+    assert stats["mailings"] == 3 and stats["messages"] == 6
+    overall = as_dict(stats["byStatus"])
+    assert list(overall) == [s.value for s in MessageStatus]
+    assert overall == {**{s.value: 0 for s in MessageStatus}, "SENT": 4, "FAILED": 1, "PENDING": 1}
+    per = {item["mailingId"]: item for item in stats["perMailing"]}
+    assert per[str(first)]["total"] == 4
+    assert as_dict(per[str(first)]["byStatus"])["SENT"] == 3
+    assert per[str(second)]["state"] == "SCHEDULED"
+    one = (await gql.ok(MAILING_STATS, id=str(first)))["mailing"]["stats"]
+    assert one == per[str(first)]
+
+
+async def test_mailing_list_stats_batched(gql: GQL, database: str) -> None:
+    ids = [int((await create(gql))["id"]) for _ in range(3)]
+    for n, mid in enumerate(ids):
+        await seed(mid, [MessageStatus.SENT] * (n + 1))
+    data = await gql.ok("{ mailings { edges { node { id stats { total } } } } }")
+    totals = [e["node"]["stats"]["total"] for e in data["mailings"]["edges"]]
+    assert totals == [1, 2, 3]
