@@ -24,7 +24,7 @@ endif
 assets: node_modules/.package-lock.json
 
 run: $(STAMP) assets
-	$(BIN)/herald serve
+	$(BIN)/herald serve --probe-sim
 
 test: $(STAMP) assets
 	$(BIN)/ruff check .

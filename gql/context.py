@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from gql.loaders import Loaders
+from herald.clock import utc_now
 from herald.settings import Settings
 from models.mailing import Mailing
 from models.token import Role
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass

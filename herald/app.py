@@ -3,13 +3,16 @@ lifespan that opens and closes the database and, later, the worker's clients."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import strawberry
+from arq import create_pool
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
@@ -18,15 +21,21 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
-from gql.context import Context, utc_now
+from gql.context import Context
 from gql.schema import build_schema
 from herald import db
+from herald.clock import utc_now
 from herald.graphiql import assets_available, graphiql_html, static_route
+from herald.probesim import SimConfig, start_simulator
+from herald.redis_server import EmbeddedRedis, arq_settings
 from herald.settings import Settings
+from jobs.start import enqueue_start
+from jobs.worker import QUEUE, build_worker
 from models.mailing import Mailing
 from models.token import role_for
 
 ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger("herald")
 
 
 @dataclass
@@ -34,8 +43,10 @@ class AppState:
     settings: Settings
     migrate: bool = True
     manage_db: bool = True
+    delivery: bool = False  # Redis (embedded if REDIS_URL is unset) and enqueueing of starts
+    run_worker: bool = False  # an in-process arq worker with the send loop
+    probe_sim: bool = False  # start the probe simulator in-process and send to it
     on_mailing_change: Callable[[Mailing], Awaitable[None]] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def bearer(header: str | None) -> str:
@@ -117,6 +128,43 @@ def _too_large(limit: int) -> JSONResponse:
     )
 
 
+@contextlib.asynccontextmanager
+async def delivery(state: AppState) -> AsyncIterator[None]:
+    """Redis (a private one when REDIS_URL is unset), the start-job enqueuer and, optionally,
+    the probe simulator and an in-process worker; all stopped in reverse order on exit."""
+    async with contextlib.AsyncExitStack() as stack:
+        settings = state.settings
+        if state.probe_sim:
+            sim = await start_simulator(SimConfig(latency_ms=20, jitter_ms=10), port=0)
+            stack.push_async_callback(sim.stop)
+            settings = replace(settings, probe_url=sim.url)
+            log.info("probe simulator on %s (PROBE_URL was not set)", sim.url)
+        redis_url = settings.redis_url
+        if not redis_url:
+            embedded = await stack.enter_async_context(EmbeddedRedis(settings.data_dir))
+            redis_url = embedded.url
+            log.info("embedded Redis on %s (REDIS_URL was not set)", redis_url)
+        pool = await create_pool(arq_settings(redis_url))
+        stack.push_async_callback(pool.aclose)
+
+        async def enqueue(mailing: Mailing) -> None:
+            await enqueue_start(pool, QUEUE, mailing)
+
+        state.on_mailing_change = enqueue
+        if state.run_worker:
+            worker = build_worker(settings, arq_settings(redis_url), handle_signals=False)
+            task = asyncio.create_task(worker.async_run())
+            stack.push_async_callback(_stop_worker, worker, task)
+        yield
+
+
+async def _stop_worker(worker: Any, task: asyncio.Task[None]) -> None:
+    await worker.close()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 def create_app(state: AppState) -> ASGIApp:
     schema = build_schema()
     graphql = HeraldGraphQL(schema, state)
@@ -134,15 +182,15 @@ def create_app(state: AppState) -> ASGIApp:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        if state.manage_db:
-            if state.migrate:
-                await db.migrate(state.settings.database_url)
-            await db.connect(state.settings.database_url)
-        try:
-            yield
-        finally:
+        async with contextlib.AsyncExitStack() as stack:
             if state.manage_db:
-                await db.disconnect()
+                if state.migrate:
+                    await db.migrate(state.settings.database_url)
+                await db.connect(state.settings.database_url)
+                stack.push_async_callback(db.disconnect)
+            if state.delivery:
+                await stack.enter_async_context(delivery(state))
+            yield
 
     app = Starlette(
         routes=[

@@ -65,3 +65,4 @@ def setup_logging(fmt: str = "text", level: str = "INFO") -> None:
         logger.propagate = True
     logging.getLogger("tortoise").setLevel("WARNING")
     logging.getLogger("aiosqlite").setLevel("WARNING")
+    logging.getLogger("arq").setLevel("WARNING")

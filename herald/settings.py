@@ -69,6 +69,7 @@ class Settings:
     sweep_interval: float = 2.0
     lease_seconds: float = 60.0
     allowed_origins: tuple[str, ...] = ()
+    probe_url_explicit: bool = False  # PROBE_URL was set (so `serve --probe-sim` must not override)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -100,6 +101,7 @@ class Settings:
             batch_size=_int("BATCH_SIZE", env.get("BATCH_SIZE", "500"), 1, 10000),
             sweep_interval=_float("SWEEP_INTERVAL", env.get("SWEEP_INTERVAL", "2"), 0.1),
             lease_seconds=_float("LEASE_SECONDS", env.get("LEASE_SECONDS", "60"), 1),
+            probe_url_explicit=bool(env.get("PROBE_URL")),
             allowed_origins=tuple(
                 o.strip() for o in env.get("ALLOWED_ORIGINS", "").split(",") if o.strip()
             ),

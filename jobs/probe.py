@@ -241,18 +241,25 @@ class ProbeClient:
         *,
         attempt: int = 1,
         log_extra: Mapping[str, object] | None = None,
+        deadline: float | None = None,
     ) -> ProbeResult:
-        """POST one message. Repeats carry the same ``msg_id`` so the probe can spot them."""
+        """POST one message. Repeats carry the same ``msg_id`` so the probe can spot them.
+
+        ``deadline`` (seconds) shortens the request timeout, e.g. to what is left before the
+        mailing's end, so no request is still in flight after the end."""
         started = time.perf_counter()
+        budget = self._timeout if deadline is None else max(0.001, min(self._timeout, deadline))
         try:
-            result = await self._attempt(msg_id, phone, text, started)
+            result = await self._attempt(msg_id, phone, text, started, budget)
         except ProbeError as exc:
             self._log(logging.WARNING, msg_id, attempt, exc.status, exc.latency, exc, log_extra)
             raise
         self._log(logging.INFO, msg_id, attempt, result.status, result.latency, None, log_extra)
         return result
 
-    async def _attempt(self, msg_id: int, phone: str, text: str, started: float) -> ProbeResult:
+    async def _attempt(
+        self, msg_id: int, phone: str, text: str, started: float, budget: float
+    ) -> ProbeResult:
         try:
             payload = {"id": msg_id, "phone": int(phone), "text": text}
         except ValueError:
@@ -260,7 +267,7 @@ class ProbeClient:
         body = json.dumps(payload, ensure_ascii=False).encode()
         url = f"{self._base_url}/send/{int(msg_id)}"
         try:
-            raw = await self._transport.post(url, self._headers, body, self._timeout)
+            raw = await self._transport.post(url, self._headers, body, budget)
         except TimeoutError as exc:
             raise Transient("timeout", latency=time.perf_counter() - started) from exc
         except (TransportError, ConnectionError) as exc:

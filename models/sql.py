@@ -19,7 +19,8 @@ def is_postgres(conn: BaseDBAsyncClient | None = None) -> bool:
 
 
 class Params:
-    """Collects bind values and renders the right placeholder for the dialect ($n or ?)."""
+    """Collects bind values and renders numbered placeholders ($n on PostgreSQL, ?n on SQLite),
+    so a placeholder may be used twice and the SQL text need not follow the call order."""
 
     def __init__(self, conn: BaseDBAsyncClient | None = None) -> None:
         self.values: list[Any] = []
@@ -27,7 +28,7 @@ class Params:
 
     def __call__(self, value: Any) -> str:
         self.values.append(value)
-        return f"${len(self.values)}" if self._pg else "?"
+        return f"${len(self.values)}" if self._pg else f"?{len(self.values)}"
 
     def many(self, values: Sequence[Any]) -> str:
         return ", ".join(self(v) for v in values)

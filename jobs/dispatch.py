@@ -1,0 +1,180 @@
+"""The send loop of a worker: claim due messages in batches, send them concurrently over the
+one pooled probe client, write outcomes back in batches.
+
+Each worker process runs one loop; several loops (processes, machines) share the work through
+the claim (a compare-and-set UPDATE with a lease, SKIP LOCKED on PostgreSQL), so no message is
+sent twice while its lease holds. Every send re-checks the end time and the client's window
+right before it starts; outcomes are flushed every FLUSH_EVERY seconds."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from herald.settings import Settings
+from jobs.limits import Circuit, RateLimiter
+from jobs.probe import ProbeClient, Rejected, Transient, Unauthorized
+from models.delivery import Claimed, Outcome, Scope, backoff, claim, mark_sent, record
+from models.mailing import Mailing, MailingState, Window
+from models.message import MessageStatus as S
+from models.schedule import finish_done, unsent_zones
+from models.windows import is_open, next_opening, zone, zones_open
+
+log = logging.getLogger("herald.worker")
+FLUSH_EVERY = 0.05
+IDLE = 0.2
+ZONES_TTL = 5.0
+
+
+@dataclass(frozen=True)
+class Active:
+    id: int
+    text: str
+    end_at: datetime
+    window: Window | None
+
+
+class Dispatcher:
+    def __init__(self, *, probe: ProbeClient, settings: Settings, circuit: Circuit,
+                 limiter: RateLimiter, owner: str, clock: Callable[[], datetime]) -> None:
+        self.probe, self.settings, self.circuit, self.limiter = probe, settings, circuit, limiter
+        self.owner, self.clock = owner, clock
+        self.rand = random.Random()  # noqa: S311 - jitter, not security
+        self.in_flight: set[asyncio.Task[None]] = set()
+        self.sent: list[int] = []
+        self.outcomes: list[Outcome] = []
+        self.active: dict[int, Active] = {}
+        self.zones: dict[int, tuple[float, list[str]]] = {}
+        self.stopping = asyncio.Event()
+
+    async def run(self) -> None:
+        flusher = asyncio.create_task(self._flush_loop())
+        try:
+            while not self.stopping.is_set():
+                await self._step()
+        finally:
+            if self.in_flight:
+                await asyncio.wait(self.in_flight, timeout=self.settings.probe_timeout + 1)
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
+            await self.flush()
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    async def _idle(self, seconds: float = IDLE) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stopping.wait(), seconds)
+
+    async def _step(self) -> None:
+        room = self.settings.max_in_flight - len(self.in_flight)
+        if room < max(1, min(self.settings.batch_size, self.settings.max_in_flight) // 4):
+            await asyncio.wait(self.in_flight, return_when=asyncio.FIRST_COMPLETED)
+            return
+        limit = min(self.settings.batch_size, room)
+        if await self.circuit.is_open():
+            if not await self.circuit.trial_due():
+                await self._idle()
+                return
+            limit = 1
+        now = self.clock()
+        scopes = await self._scopes(now)
+        lease = now + timedelta(seconds=self.settings.lease_seconds)
+        claimed = await claim(scopes, now, self.owner, lease, limit) if scopes else []
+        if not claimed:
+            if scopes:
+                await self.flush()
+                await finish_done(now)
+            await self._idle()
+            return
+        await self.limiter.acquire(len(claimed))
+        for message in claimed:
+            task = asyncio.create_task(self._send(message))
+            self.in_flight.add(task)
+            task.add_done_callback(self.in_flight.discard)
+
+    async def _scopes(self, now: datetime) -> list[Scope]:
+        rows = await Mailing.filter(state=MailingState.RUNNING, end_at__gt=now).only(
+            "id", "text", "end_at", "window_start", "window_end")
+        self.active = {m.id: Active(m.id, m.text, m.end_at, m.window) for m in rows}
+        scopes = []
+        for mailing in self.active.values():
+            if mailing.window is None:
+                scopes.append(Scope(mailing.id, None))
+                continue
+            open_zones = zones_open(now, mailing.window, await self._zones(mailing.id))
+            if open_zones:
+                scopes.append(Scope(mailing.id, frozenset(open_zones)))
+        return scopes
+
+    async def _zones(self, mailing_id: int) -> list[str]:
+        cached = self.zones.get(mailing_id)
+        if cached is None or time.monotonic() - cached[0] > ZONES_TTL:
+            cached = (time.monotonic(), await unsent_zones(mailing_id))
+            self.zones[mailing_id] = cached
+        return cached[1]
+
+    async def _send(self, message: Claimed) -> None:
+        mailing = self.active.get(message.mailing_id)
+        now = self.clock()
+        if mailing is None or now >= mailing.end_at:
+            self.outcomes.append(Outcome(message.id, S.PENDING, now, None))  # sweep expires it
+            return
+        if mailing.window and not is_open(now, mailing.window, zone(message.timezone)):
+            opening = next_opening(now, mailing.window, zone(message.timezone))
+            self.outcomes.append(Outcome(message.id, S.PENDING, opening, None))
+            return
+        try:
+            await self.probe.send(
+                message.id, message.phone, mailing.text, attempt=message.attempts,
+                deadline=(mailing.end_at - now).total_seconds(),
+                log_extra={"mailing_id": message.mailing_id, "client_id": message.client_id})
+        except Unauthorized:
+            await self.circuit.trip()
+            self.outcomes.append(Outcome(message.id, S.PENDING, self.clock(), "probe: 401/403"))
+        except Rejected as exc:
+            self.outcomes.append(Outcome(message.id, S.FAILED, None, exc.message))
+        except Transient as exc:
+            self.outcomes.append(self._retry(message, exc))
+        except Exception:
+            log.exception("unexpected error sending message", extra={
+                "message_id": message.id, "mailing_id": message.mailing_id})
+            self.outcomes.append(Outcome(message.id, S.RETRYING, None, "internal error"))
+        else:
+            self.sent.append(message.id)
+            if await self.circuit.is_open():
+                await self.circuit.close()
+
+    def _retry(self, message: Claimed, exc: Transient) -> Outcome:
+        if message.attempts >= self.settings.max_attempts:
+            return Outcome(message.id, S.FAILED, None, f"{exc.message} (attempts exhausted)")
+        delay = backoff(message.attempts, self.settings.backoff_base, self.settings.backoff_cap,
+                        exc.retry_after, self.rand)
+        return Outcome(message.id, S.RETRYING, self.clock() + timedelta(seconds=delay),
+                       exc.message)
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_EVERY)
+            try:
+                await self.flush()
+            except Exception:
+                log.exception("could not write send outcomes; will retry")
+
+    async def flush(self) -> None:
+        sent, self.sent = self.sent, []
+        outcomes, self.outcomes = self.outcomes, []
+        try:
+            now = self.clock()
+            await mark_sent(sent, now)
+            await record(outcomes, self.owner, now)
+        except BaseException:
+            self.sent[:0], self.outcomes[:0] = sent, outcomes
+            raise

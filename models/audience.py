@@ -1,0 +1,35 @@
+"""Audience selection and fan-out: one set-based INSERT … SELECT, never a Python loop."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from models.mailing import Mailing
+from models.message import MessageStatus
+from models.sql import Params, db
+
+
+def audience_where(mailing: Mailing, p: Params) -> str:
+    """Empty list = no condition on that attribute; both given = both must match."""
+    clauses = ["1 = 1"]
+    if mailing.operator_codes:
+        clauses.append(f"c.operator_code IN ({p.many(list(mailing.operator_codes))})")
+    if mailing.tags:
+        clauses.append(f"c.tag IN ({p.many(list(mailing.tags))})")
+    return " AND ".join(clauses)
+
+
+async def fan_out(mailing: Mailing, now: datetime) -> None:
+    """Snapshot the audience into PENDING messages. Idempotent: the unique (mailing, client)
+    constraint makes a repeated run (a job retried after a crash) insert nothing new."""
+    p = Params()
+    now = now.astimezone(UTC)
+    select = (f"SELECT {p(mailing.id)}, c.id, c.phone, c.timezone,"
+              f" {p(MessageStatus.PENDING.value)}, 0, {p(now)}, {p(now)}, {p(now)}")
+    where = audience_where(mailing, p)  # placeholders must follow the SQL's textual order
+    await db().execute_query(
+        "INSERT INTO message (mailing_id, client_id, phone, timezone, status, attempts,"
+        f" next_attempt_at, created_at, updated_at) {select} FROM client c WHERE {where}"
+        " ON CONFLICT (mailing_id, client_id) DO NOTHING",
+        p.values,
+    )

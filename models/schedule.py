@@ -1,0 +1,122 @@
+"""What the sweep and the start job do to mailings: start what is due, keep windowed messages
+waiting for their zone's next opening, expire what can no longer be sent, reclaim expired
+leases and finish what is done. Every step is one set-based statement (or one per time zone),
+safe to repeat: a job that runs twice, or two workers sweeping at once, change nothing more."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from tortoise.transactions import in_transaction
+
+from models.audience import fan_out
+from models.mailing import Mailing, MailingState
+from models.sql import Params, db, fetch
+from models.windows import next_openings
+
+M = MailingState
+UNSENT = "('PENDING', 'RETRYING')"
+
+
+async def start_mailing(mailing_id: int, now: datetime) -> bool:
+    """SCHEDULED → RUNNING and snapshot the audience, in one transaction (a crash between the
+    two leaves the mailing SCHEDULED, to be started again). True if this call started it."""
+    async with in_transaction():
+        started = await Mailing.filter(
+            id=mailing_id, state=M.SCHEDULED, start_at__lte=now, end_at__gt=now
+        ).update(state=M.RUNNING, started_at=now, updated_at=now)
+        if not started:
+            return False
+        mailing = await Mailing.get(id=mailing_id)
+        await fan_out(mailing, now)
+    await schedule_windows(mailing, now)
+    return True
+
+
+async def due_mailing_ids(now: datetime) -> list[int]:
+    rows = await Mailing.filter(state=M.SCHEDULED, start_at__lte=now).values_list("id", flat=True)
+    return [int(str(r)) for r in rows]
+
+
+async def unsent_zones(mailing_id: int) -> list[str]:
+    p = Params()
+    rows = await fetch(f"SELECT DISTINCT timezone FROM message WHERE mailing_id = {p(mailing_id)}"
+                       f" AND status IN {UNSENT}", p)
+    return [str(r["timezone"]) for r in rows]
+
+
+async def schedule_windows(mailing: Mailing, now: datetime) -> None:
+    """Per time zone (never per client): PENDING messages wait for their zone's next window
+    opening, RETRYING ones at least that long; a zone whose window cannot open before the end
+    has its messages EXPIRED. Re-run by every sweep, so edits of window/endAt apply."""
+    zones = await unsent_zones(mailing.id)
+    window = mailing.window
+    openings = next_openings(now, window, zones) if window else dict.fromkeys(zones, now)
+    for zone, opening in openings.items():
+        p = Params()
+        stamp, at = p(now.astimezone(UTC)), p(opening.astimezone(UTC))
+        where = f"mailing_id = {p(mailing.id)} AND timezone = {p(zone)}"
+        if opening >= mailing.end_at:
+            sql = (f"UPDATE message SET status = 'EXPIRED', updated_at = {stamp}"
+                   f" WHERE {where} AND status IN {UNSENT}")
+        else:
+            sql = (f"UPDATE message SET next_attempt_at = {at}, updated_at = {stamp}"
+                   f" WHERE {where} AND (status = 'PENDING'"
+                   f" OR (status = 'RETRYING' AND next_attempt_at < {at}))")
+        await db().execute_query(sql, p.values)
+
+
+async def expire_ended(now: datetime) -> None:
+    """Messages of mailings whose end has passed can no longer be sent."""
+    p = Params()
+    stamp = p(now.astimezone(UTC))
+    await db().execute_query(
+        f"UPDATE message SET status = 'EXPIRED', updated_at = {stamp}"
+        f" WHERE status IN {UNSENT} AND mailing_id IN (SELECT id FROM mailing"
+        f" WHERE end_at <= {stamp} AND state IN ('RUNNING', 'PAUSED'))", p.values)
+
+
+async def cancel_orphans(now: datetime) -> None:
+    """Unsent messages of a cancelled mailing (a send in flight at cancel time that failed
+    transiently) end CANCELLED too."""
+    p = Params()
+    await db().execute_query(
+        f"UPDATE message SET status = 'CANCELLED', updated_at = {p(now.astimezone(UTC))}"
+        f" WHERE status IN {UNSENT} AND mailing_id IN"
+        " (SELECT id FROM mailing WHERE state = 'CANCELLED')", p.values)
+
+
+async def reclaim_expired_leases(now: datetime) -> None:
+    """A worker that died mid-send leaves SENDING rows; after their lease they are retried
+    (the probe sees the same msgId, so it can recognise a repeat)."""
+    p = Params()
+    stamp = p(now.astimezone(UTC))
+    await db().execute_query(
+        f"UPDATE message SET status = 'RETRYING', next_attempt_at = {stamp},"
+        f" lease_owner = NULL, lease_until = NULL, updated_at = {stamp}"
+        f" WHERE status = 'SENDING' AND lease_until < {stamp}", p.values)
+
+
+async def finish_done(now: datetime) -> list[int]:
+    """RUNNING (or ended PAUSED) mailings with nothing left to send become FINISHED."""
+    p = Params()
+    stamp = p(now.astimezone(UTC))
+    rows = await fetch(
+        f"UPDATE mailing SET state = 'FINISHED', finished_at = {stamp}, updated_at = {stamp}"
+        f" WHERE (state = 'RUNNING' OR (state = 'PAUSED' AND end_at <= {stamp}))"
+        " AND NOT EXISTS (SELECT 1 FROM message m WHERE m.mailing_id = mailing.id"
+        " AND m.status IN ('PENDING', 'RETRYING', 'SENDING')) RETURNING id", p)
+    return [int(r["id"]) for r in rows]
+
+
+async def finish_unstarted_past_end(now: datetime) -> None:
+    """A SCHEDULED mailing whose whole period passed (the service was down) never started:
+    it finishes with no messages rather than sending late."""
+    await Mailing.filter(state=M.SCHEDULED, end_at__lte=now).update(
+        state=M.FINISHED, finished_at=now, updated_at=now)
+
+
+async def windowed_running(now: datetime) -> list[Mailing]:
+    return list(await Mailing.filter(state=M.RUNNING, window_start__isnull=False,
+                                     end_at__gt=now))
+
