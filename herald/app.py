@@ -30,7 +30,7 @@ from herald.probesim import SimConfig, start_simulator
 from herald.redis_server import EmbeddedRedis, arq_settings
 from herald.settings import Settings
 from jobs.start import enqueue_start
-from jobs.worker import QUEUE, build_worker
+from jobs.worker import build_worker, stop_worker
 from models.mailing import Mailing
 from models.token import role_for
 
@@ -148,21 +148,14 @@ async def delivery(state: AppState) -> AsyncIterator[None]:
         stack.push_async_callback(pool.aclose)
 
         async def enqueue(mailing: Mailing) -> None:
-            await enqueue_start(pool, QUEUE, mailing)
+            await enqueue_start(pool, settings.queue_name, mailing)
 
         state.on_mailing_change = enqueue
         if state.run_worker:
             worker = build_worker(settings, arq_settings(redis_url), handle_signals=False)
             task = asyncio.create_task(worker.async_run())
-            stack.push_async_callback(_stop_worker, worker, task)
+            stack.push_async_callback(stop_worker, worker, task)
         yield
-
-
-async def _stop_worker(worker: Any, task: asyncio.Task[None]) -> None:
-    await worker.close()
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
 
 
 def create_app(state: AppState) -> ASGIApp:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import sys
@@ -61,9 +62,15 @@ def serve(args: argparse.Namespace) -> None:
     settings = _settings()
     setup_logging(settings.log_format, settings.log_level)
     asyncio.run(_prepare(settings, migrate=not args.no_migrate))
-    app = create_app(AppState(
-        settings=settings, migrate=False, delivery=True, run_worker=not args.no_worker,
-        probe_sim=args.probe_sim and not settings.probe_url_explicit))
+    app = create_app(
+        AppState(
+            settings=settings,
+            migrate=False,
+            delivery=True,
+            run_worker=not args.no_worker,
+            probe_sim=args.probe_sim and not settings.probe_url_explicit,
+        )
+    )
     host = args.host or settings.host
     port = args.port if args.port is not None else settings.port
     log.info("Herald on http://%s:%d/graphql", host, port)
@@ -80,12 +87,15 @@ def serve(args: argparse.Namespace) -> None:
 def worker(_: argparse.Namespace) -> None:
     from herald.logging import setup_logging
     from herald.redis_server import arq_settings
-    from jobs.worker import build_worker
+    from jobs.worker import build_worker, stop_worker
 
     settings = _settings()
     if not settings.redis_url:
-        print("herald: invalid setting REDIS_URL: `herald worker` needs the Redis shared with "
-              "`herald serve` (e.g. redis://127.0.0.1:6379/0)", file=sys.stderr)
+        print(
+            "herald: invalid setting REDIS_URL: `herald worker` needs the Redis shared with "
+            "`herald serve` (e.g. redis://127.0.0.1:6379/0)",
+            file=sys.stderr,
+        )
         raise SystemExit(2)
     setup_logging(settings.log_format, settings.log_level)
 
@@ -93,14 +103,12 @@ def worker(_: argparse.Namespace) -> None:
         await db.migrate(settings.database_url)
         await db.connect(settings.database_url)
         try:
-            arq_worker = build_worker(settings, arq_settings(settings.redis_url),
-                                      handle_signals=True)
-            try:
-                await arq_worker.async_run()
-            except asyncio.CancelledError:
-                pass  # SIGTERM/SIGINT: arq cancelled its main task
-            finally:
-                await arq_worker.close()
+            arq_worker = build_worker(
+                settings, arq_settings(settings.redis_url), handle_signals=True
+            )
+            with contextlib.suppress(asyncio.CancelledError):
+                await arq_worker.async_run()  # SIGTERM/SIGINT cancel arq's main task
+            await stop_worker(arq_worker)
         finally:
             await db.disconnect()
 
@@ -140,10 +148,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host")
     p.add_argument("--port", type=int)
     p.add_argument("--no-migrate", action="store_true", help="do not apply pending migrations")
-    p.add_argument("--no-worker", action="store_true",
-                   help="API only: leave sending to separate `herald worker` processes")
-    p.add_argument("--probe-sim", action="store_true",
-                   help="unless PROBE_URL is set, start the probe simulator and send to it")
+    p.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="API only: leave sending to separate `herald worker` processes",
+    )
+    p.add_argument(
+        "--probe-sim",
+        action="store_true",
+        help="unless PROBE_URL is set, start the probe simulator and send to it",
+    )
     p.set_defaults(func=serve)
     p = sub.add_parser("worker", help="run a delivery worker (needs REDIS_URL)")
     p.set_defaults(func=worker)

@@ -298,7 +298,9 @@ class RunningSim:
 async def start_simulator(config: SimConfig, host: str = "127.0.0.1", port: int = 0) -> RunningSim:
     """Start the simulator on ``host:port`` (port 0 picks a free one); downtime counts from now."""
     app = create_app(config)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
+    # handler_cancellation: a request whose client gave up (its deadline passed) is dropped,
+    # not accepted afterwards, as a server that notices the disconnect would.
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0, handler_cancellation=True)
     await runner.setup()
     site = web.TCPSite(runner, host, port, backlog=1024)
     try:

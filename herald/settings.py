@@ -68,6 +68,8 @@ class Settings:
     batch_size: int = 500
     sweep_interval: float = 2.0
     lease_seconds: float = 60.0
+    circuit_trial: float = 5.0
+    queue_name: str = "herald:queue"
     allowed_origins: tuple[str, ...] = ()
     probe_url_explicit: bool = False  # PROBE_URL was set (so `serve --probe-sim` must not override)
 
@@ -101,7 +103,11 @@ class Settings:
             batch_size=_int("BATCH_SIZE", env.get("BATCH_SIZE", "500"), 1, 10000),
             sweep_interval=_float("SWEEP_INTERVAL", env.get("SWEEP_INTERVAL", "2"), 0.1),
             lease_seconds=_float("LEASE_SECONDS", env.get("LEASE_SECONDS", "60"), 1),
+            circuit_trial=_float(
+                "CIRCUIT_TRIAL_SECONDS", env.get("CIRCUIT_TRIAL_SECONDS", "5"), 0.1
+            ),
             probe_url_explicit=bool(env.get("PROBE_URL")),
+            queue_name=env.get("QUEUE_NAME", "herald:queue") or "herald:queue",
             allowed_origins=tuple(
                 o.strip() for o in env.get("ALLOWED_ORIGINS", "").split(",") if o.strip()
             ),

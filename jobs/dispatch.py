@@ -41,8 +41,16 @@ class Active:
 
 
 class Dispatcher:
-    def __init__(self, *, probe: ProbeClient, settings: Settings, circuit: Circuit,
-                 limiter: RateLimiter, owner: str, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        *,
+        probe: ProbeClient,
+        settings: Settings,
+        circuit: Circuit,
+        limiter: RateLimiter,
+        owner: str,
+        clock: Callable[[], datetime],
+    ) -> None:
         self.probe, self.settings, self.circuit, self.limiter = probe, settings, circuit, limiter
         self.owner, self.clock = owner, clock
         self.rand = random.Random()  # noqa: S311 - jitter, not security
@@ -52,6 +60,7 @@ class Dispatcher:
         self.active: dict[int, Active] = {}
         self.zones: dict[int, tuple[float, list[str]]] = {}
         self.stopping = asyncio.Event()
+        self.latency = 0.0  # moving average of probe round trips, seconds
 
     async def run(self) -> None:
         flusher = asyncio.create_task(self._flush_loop())
@@ -59,12 +68,14 @@ class Dispatcher:
             while not self.stopping.is_set():
                 await self._step()
         finally:
+            self.stopping.set()
             if self.in_flight:
-                await asyncio.wait(self.in_flight, timeout=self.settings.probe_timeout + 1)
-            flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await flusher
-            await self.flush()
+                _, late = await asyncio.wait(
+                    self.in_flight, timeout=self.settings.probe_timeout + 1
+                )
+                for task in late:  # their leases expire and the sweep retries them
+                    task.cancel()
+            await flusher  # never cancelled mid-write: it stops after its last flush
 
     def stop(self) -> None:
         self.stopping.set()
@@ -102,7 +113,8 @@ class Dispatcher:
 
     async def _scopes(self, now: datetime) -> list[Scope]:
         rows = await Mailing.filter(state=MailingState.RUNNING, end_at__gt=now).only(
-            "id", "text", "end_at", "window_start", "window_end")
+            "id", "text", "end_at", "window_start", "window_end"
+        )
         self.active = {m.id: Active(m.id, m.text, m.end_at, m.window) for m in rows}
         scopes = []
         for mailing in self.active.values():
@@ -124,49 +136,75 @@ class Dispatcher:
     async def _send(self, message: Claimed) -> None:
         mailing = self.active.get(message.mailing_id)
         now = self.clock()
-        if mailing is None or now >= mailing.end_at:
-            self.outcomes.append(Outcome(message.id, S.PENDING, now, None))  # sweep expires it
+        left = (mailing.end_at - now).total_seconds() if mailing else 0.0
+        if left <= self.latency * 1.5 + 0.02:
+            # Too late to expect an answer before the end: do not start the attempt; the
+            # message waits and the sweep expires it when the end passes.
+            self.outcomes.append(Outcome(message.id, S.PENDING, now, None))
             return
+        assert mailing is not None
         if mailing.window and not is_open(now, mailing.window, zone(message.timezone)):
             opening = next_opening(now, mailing.window, zone(message.timezone))
             self.outcomes.append(Outcome(message.id, S.PENDING, opening, None))
             return
         try:
-            await self.probe.send(
-                message.id, message.phone, mailing.text, attempt=message.attempts,
-                deadline=(mailing.end_at - now).total_seconds(),
-                log_extra={"mailing_id": message.mailing_id, "client_id": message.client_id})
+            result = await self.probe.send(
+                message.id,
+                message.phone,
+                mailing.text,
+                attempt=message.attempts,
+                deadline=left,
+                log_extra={"mailing_id": message.mailing_id, "client_id": message.client_id},
+            )
         except Unauthorized:
             await self.circuit.trip()
             self.outcomes.append(Outcome(message.id, S.PENDING, self.clock(), "probe: 401/403"))
         except Rejected as exc:
+            self._observe(exc.latency)
             self.outcomes.append(Outcome(message.id, S.FAILED, None, exc.message))
         except Transient as exc:
+            self._observe(exc.latency)
             self.outcomes.append(self._retry(message, exc))
         except Exception:
-            log.exception("unexpected error sending message", extra={
-                "message_id": message.id, "mailing_id": message.mailing_id})
+            log.exception(
+                "unexpected error sending message",
+                extra={"message_id": message.id, "mailing_id": message.mailing_id},
+            )
             self.outcomes.append(Outcome(message.id, S.RETRYING, None, "internal error"))
         else:
+            self._observe(result.latency)
             self.sent.append(message.id)
             if await self.circuit.is_open():
                 await self.circuit.close()
 
+    def _observe(self, latency: float | None) -> None:
+        if latency is not None:
+            self.latency = latency if not self.latency else 0.9 * self.latency + 0.1 * latency
+
     def _retry(self, message: Claimed, exc: Transient) -> Outcome:
         if message.attempts >= self.settings.max_attempts:
             return Outcome(message.id, S.FAILED, None, f"{exc.message} (attempts exhausted)")
-        delay = backoff(message.attempts, self.settings.backoff_base, self.settings.backoff_cap,
-                        exc.retry_after, self.rand)
-        return Outcome(message.id, S.RETRYING, self.clock() + timedelta(seconds=delay),
-                       exc.message)
+        delay = backoff(
+            message.attempts,
+            self.settings.backoff_base,
+            self.settings.backoff_cap,
+            exc.retry_after,
+            self.rand,
+        )
+        return Outcome(message.id, S.RETRYING, self.clock() + timedelta(seconds=delay), exc.message)
 
     async def _flush_loop(self) -> None:
-        while True:
-            await asyncio.sleep(FLUSH_EVERY)
+        last_tries = 3  # after stop; what cannot be written then is retried via lease expiry
+        while last_tries:
+            if self.stopping.is_set():
+                last_tries -= 1
             try:
                 await self.flush()
             except Exception:
                 log.exception("could not write send outcomes; will retry")
+            if self.stopping.is_set() and not (self.sent or self.outcomes):
+                return
+            await asyncio.sleep(FLUSH_EVERY)
 
     async def flush(self) -> None:
         sent, self.sent = self.sent, []

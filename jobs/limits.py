@@ -59,8 +59,10 @@ class Circuit:
 
     async def trip(self) -> None:
         if not self._open:
-            log.error("probe rejected the token (401/403): sending stopped for the whole "
-                      "service until a trial send succeeds; check PROBE_TOKEN")
+            log.error(
+                "probe rejected the token (401/403): sending stopped for the whole "
+                "service until a trial send succeeds; check PROBE_TOKEN"
+            )
         self._open = True
         self._next_trial = time.monotonic() + self.trial_every
         await self.redis.set(self.key, "1", ex=3600)

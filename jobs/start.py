@@ -22,8 +22,13 @@ async def enqueue_start(redis: Any, queue_name: str, mailing: Mailing) -> None:
     the sweep starts any due SCHEDULED mailing within a few seconds."""
     if mailing.state != MailingState.SCHEDULED:
         return
-    await redis.enqueue_job("start_mailing_job", mailing.id, _job_id=start_job_id(mailing),
-                            _defer_until=mailing.start_at, _queue_name=queue_name)
+    await redis.enqueue_job(
+        "start_mailing_job",
+        mailing.id,
+        _job_id=start_job_id(mailing),
+        _defer_until=mailing.start_at,
+        _queue_name=queue_name,
+    )
 
 
 async def start_mailing_job(ctx: dict[str, Any], mailing_id: int) -> bool:

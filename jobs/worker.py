@@ -6,6 +6,7 @@ handle_signals=False: arq's own SIGTERM handling would stop uvicorn from seeing 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import socket
@@ -25,26 +26,39 @@ from jobs.probe import ProbeClient
 from jobs.start import start_mailing_job
 from jobs.sweep import sweep
 
-QUEUE = "herald:queue"
-
 
 def worker_id() -> str:
     return f"{socket.gethostname()[:30]}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
-def build_worker(settings: Settings, redis_settings: RedisSettings, *, handle_signals: bool,
-                 clock: Callable[[], datetime] = utc_now, queue_name: str = QUEUE,
-                 probe: ProbeClient | None = None) -> Worker:
+def build_worker(
+    settings: Settings,
+    redis_settings: RedisSettings,
+    *,
+    handle_signals: bool,
+    clock: Callable[[], datetime] = utc_now,
+    queue_name: str | None = None,
+    probe: ProbeClient | None = None,
+) -> Worker:
+    queue_name = queue_name or settings.queue_name
+
     async def startup(ctx: dict[str, Any]) -> None:
         ctx["clock"] = clock
         ctx["probe"] = probe or ProbeClient(
-            settings.probe_url, settings.probe_token.get(), timeout=settings.probe_timeout,
-            max_connections=settings.max_in_flight)
+            settings.probe_url,
+            settings.probe_token.get(),
+            timeout=settings.probe_timeout,
+            max_connections=settings.max_in_flight,
+        )
         prefix = queue_name
         dispatcher = Dispatcher(
-            probe=ctx["probe"], settings=settings, circuit=Circuit(ctx["redis"], prefix),
-            limiter=RateLimiter(ctx["redis"], settings.max_rate, prefix), owner=worker_id(),
-            clock=clock)
+            probe=ctx["probe"],
+            settings=settings,
+            circuit=Circuit(ctx["redis"], prefix, settings.circuit_trial),
+            limiter=RateLimiter(ctx["redis"], settings.max_rate, prefix),
+            owner=worker_id(),
+            clock=clock,
+        )
         ctx["dispatcher"] = dispatcher
         ctx["dispatch_task"] = asyncio.create_task(dispatcher.run())
 
@@ -58,8 +72,11 @@ def build_worker(settings: Settings, redis_settings: RedisSettings, *, handle_si
     step = max(1, int(settings.sweep_interval))
     return Worker(
         functions=[start_mailing_job],
-        cron_jobs=[cron(sweep, second=set(range(0, 60, step)), run_at_startup=True,
-                        unique=True, timeout=60)],
+        cron_jobs=[
+            cron(
+                sweep, second=set(range(0, 60, step)), run_at_startup=True, unique=True, timeout=60
+            )
+        ],
         queue_name=queue_name,
         redis_settings=redis_settings,
         on_startup=startup,
@@ -71,3 +88,19 @@ def build_worker(settings: Settings, redis_settings: RedisSettings, *, handle_si
         log_results=False,
         ctx={},
     )
+
+
+async def stop_worker(worker: Worker, task: asyncio.Task[None] | None = None) -> None:
+    """Stop an arq worker started with handle_signals=False. arq's close() cancels the jobs
+    still running (a sweep: harmless, it is idempotent) and may re-raise their
+    CancelledError; only a cancellation of the caller itself is propagated."""
+    current = asyncio.current_task()
+    try:
+        await worker.close()
+    except asyncio.CancelledError:
+        if current is not None and current.cancelling():
+            raise
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -24,8 +24,10 @@ async def fan_out(mailing: Mailing, now: datetime) -> None:
     constraint makes a repeated run (a job retried after a crash) insert nothing new."""
     p = Params()
     now = now.astimezone(UTC)
-    select = (f"SELECT {p(mailing.id)}, c.id, c.phone, c.timezone,"
-              f" {p(MessageStatus.PENDING.value)}, 0, {p(now)}, {p(now)}, {p(now)}")
+    select = (
+        f"SELECT {p(mailing.id)}, c.id, c.phone, c.timezone,"
+        f" {p(MessageStatus.PENDING.value)}, 0, {p(now)}, {p(now)}, {p(now)}"
+    )
     where = audience_where(mailing, p)  # placeholders must follow the SQL's textual order
     await db().execute_query(
         "INSERT INTO message (mailing_id, client_id, phone, timezone, status, attempts,"

@@ -48,19 +48,24 @@ def _scope_sql(scopes: Sequence[Scope], p: Params) -> str:
     parts = [f"mailing_id IN ({p.many(unwindowed)})"] if unwindowed else []
     for scope in scopes:
         if scope.open_zones:
-            parts.append(f"(mailing_id = {p(scope.mailing_id)}"
-                         f" AND timezone IN ({p.many(sorted(scope.open_zones))}))")
+            parts.append(
+                f"(mailing_id = {p(scope.mailing_id)}"
+                f" AND timezone IN ({p.many(sorted(scope.open_zones))}))"
+            )
     return " OR ".join(parts)
 
 
-async def claim(scopes: Sequence[Scope], now: datetime, owner: str, lease_until: datetime,
-                limit: int) -> list[Claimed]:
+async def claim(
+    scopes: Sequence[Scope], now: datetime, owner: str, lease_until: datetime, limit: int
+) -> list[Claimed]:
     """One statement claims up to `limit` due messages; on PostgreSQL `SKIP LOCKED` lets
     concurrent workers claim disjoint batches instead of queueing on the same rows."""
     p = Params()
-    head = (f"UPDATE message SET status = 'SENDING', lease_owner = {p(owner)},"
-            f" lease_until = {p(_utc(lease_until))}, attempts = attempts + 1,"
-            f" updated_at = {(stamp := p(_utc(now)))}")
+    head = (
+        f"UPDATE message SET status = 'SENDING', lease_owner = {p(owner)},"
+        f" lease_until = {p(_utc(lease_until))}, attempts = attempts + 1,"
+        f" updated_at = {(stamp := p(_utc(now)))}"
+    )
     scope = _scope_sql(scopes, p)
     if not scope:
         return []
@@ -72,8 +77,10 @@ async def claim(scopes: Sequence[Scope], now: datetime, owner: str, lease_until:
         " RETURNING id, mailing_id, client_id, phone, timezone, attempts",
         p,
     )
-    return [Claimed(r["id"], r["mailing_id"], r["client_id"], r["phone"], r["timezone"],
-                    r["attempts"]) for r in rows]
+    return [
+        Claimed(r["id"], r["mailing_id"], r["client_id"], r["phone"], r["timezone"], r["attempts"])
+        for r in rows
+    ]
 
 
 async def mark_sent(ids: Sequence[int], now: datetime) -> None:
@@ -102,21 +109,31 @@ async def record(outcomes: Sequence[Outcome], owner: str, now: datetime) -> None
     if not outcomes:
         return
     p = Params()
-    sql = (f"UPDATE message SET status = {p(None)}, next_attempt_at = {p(None)},"
-           f" last_error = {p(None)}, updated_at = {p(None)},"
-           f" attempts = attempts - {p(None)}, lease_owner = NULL, lease_until = NULL"
-           f" WHERE id = {p(None)} AND status = 'SENDING' AND lease_owner = {p(None)}")
+    sql = (
+        f"UPDATE message SET status = {p(None)}, next_attempt_at = {p(None)},"
+        f" last_error = {p(None)}, updated_at = {p(None)},"
+        f" attempts = attempts - {p(None)}, lease_owner = NULL, lease_until = NULL"
+        f" WHERE id = {p(None)} AND status = 'SENDING' AND lease_owner = {p(None)}"
+    )
     stamp = _utc(now)
     rows = [
-        [o.status.value, _utc(o.next_attempt_at or now),
-         (o.error or "")[:300] or None, stamp, 1 if o.status == S.PENDING else 0, o.id, owner]
+        [
+            o.status.value,
+            _utc(o.next_attempt_at or now),
+            (o.error or "")[:300] or None,
+            stamp,
+            1 if o.status == S.PENDING else 0,
+            o.id,
+            owner,
+        ]
         for o in outcomes
     ]
     await db().execute_many(sql, rows)
 
 
-def backoff(attempts: int, base: float, cap: float, retry_after: float | None,
-            rand: random.Random) -> float:
+def backoff(
+    attempts: int, base: float, cap: float, retry_after: float | None, rand: random.Random
+) -> float:
     """Exponential backoff with jitter (half to full delay, so retries of a burst spread out
     instead of hitting the probe together); never sooner than the server's Retry-After."""
     delay = min(cap, base * 2 ** max(0, attempts - 1))

@@ -40,8 +40,11 @@ async def due_mailing_ids(now: datetime) -> list[int]:
 
 async def unsent_zones(mailing_id: int) -> list[str]:
     p = Params()
-    rows = await fetch(f"SELECT DISTINCT timezone FROM message WHERE mailing_id = {p(mailing_id)}"
-                       f" AND status IN {UNSENT}", p)
+    rows = await fetch(
+        f"SELECT DISTINCT timezone FROM message WHERE mailing_id = {p(mailing_id)}"
+        f" AND status IN {UNSENT}",
+        p,
+    )
     return [str(r["timezone"]) for r in rows]
 
 
@@ -53,16 +56,21 @@ async def schedule_windows(mailing: Mailing, now: datetime) -> None:
     window = mailing.window
     openings = next_openings(now, window, zones) if window else dict.fromkeys(zones, now)
     for zone, opening in openings.items():
-        p = Params()
-        stamp, at = p(now.astimezone(UTC)), p(opening.astimezone(UTC))
+        p = Params()  # every placeholder must appear in the SQL: PostgreSQL types it from there
+        stamp = p(now.astimezone(UTC))
         where = f"mailing_id = {p(mailing.id)} AND timezone = {p(zone)}"
         if opening >= mailing.end_at:
-            sql = (f"UPDATE message SET status = 'EXPIRED', updated_at = {stamp}"
-                   f" WHERE {where} AND status IN {UNSENT}")
+            sql = (
+                f"UPDATE message SET status = 'EXPIRED', updated_at = {stamp}"
+                f" WHERE {where} AND status IN {UNSENT}"
+            )
         else:
-            sql = (f"UPDATE message SET next_attempt_at = {at}, updated_at = {stamp}"
-                   f" WHERE {where} AND (status = 'PENDING'"
-                   f" OR (status = 'RETRYING' AND next_attempt_at < {at}))")
+            at = p(opening.astimezone(UTC))
+            sql = (
+                f"UPDATE message SET next_attempt_at = {at}, updated_at = {stamp}"
+                f" WHERE {where} AND (status = 'PENDING'"
+                f" OR (status = 'RETRYING' AND next_attempt_at < {at}))"
+            )
         await db().execute_query(sql, p.values)
 
 
@@ -73,7 +81,9 @@ async def expire_ended(now: datetime) -> None:
     await db().execute_query(
         f"UPDATE message SET status = 'EXPIRED', updated_at = {stamp}"
         f" WHERE status IN {UNSENT} AND mailing_id IN (SELECT id FROM mailing"
-        f" WHERE end_at <= {stamp} AND state IN ('RUNNING', 'PAUSED'))", p.values)
+        f" WHERE end_at <= {stamp} AND state IN ('RUNNING', 'PAUSED'))",
+        p.values,
+    )
 
 
 async def cancel_orphans(now: datetime) -> None:
@@ -83,7 +93,9 @@ async def cancel_orphans(now: datetime) -> None:
     await db().execute_query(
         f"UPDATE message SET status = 'CANCELLED', updated_at = {p(now.astimezone(UTC))}"
         f" WHERE status IN {UNSENT} AND mailing_id IN"
-        " (SELECT id FROM mailing WHERE state = 'CANCELLED')", p.values)
+        " (SELECT id FROM mailing WHERE state = 'CANCELLED')",
+        p.values,
+    )
 
 
 async def reclaim_expired_leases(now: datetime) -> None:
@@ -94,7 +106,9 @@ async def reclaim_expired_leases(now: datetime) -> None:
     await db().execute_query(
         f"UPDATE message SET status = 'RETRYING', next_attempt_at = {stamp},"
         f" lease_owner = NULL, lease_until = NULL, updated_at = {stamp}"
-        f" WHERE status = 'SENDING' AND lease_until < {stamp}", p.values)
+        f" WHERE status = 'SENDING' AND lease_until < {stamp}",
+        p.values,
+    )
 
 
 async def finish_done(now: datetime) -> list[int]:
@@ -105,7 +119,9 @@ async def finish_done(now: datetime) -> list[int]:
         f"UPDATE mailing SET state = 'FINISHED', finished_at = {stamp}, updated_at = {stamp}"
         f" WHERE (state = 'RUNNING' OR (state = 'PAUSED' AND end_at <= {stamp}))"
         " AND NOT EXISTS (SELECT 1 FROM message m WHERE m.mailing_id = mailing.id"
-        " AND m.status IN ('PENDING', 'RETRYING', 'SENDING')) RETURNING id", p)
+        " AND m.status IN ('PENDING', 'RETRYING', 'SENDING')) RETURNING id",
+        p,
+    )
     return [int(r["id"]) for r in rows]
 
 
@@ -113,10 +129,9 @@ async def finish_unstarted_past_end(now: datetime) -> None:
     """A SCHEDULED mailing whose whole period passed (the service was down) never started:
     it finishes with no messages rather than sending late."""
     await Mailing.filter(state=M.SCHEDULED, end_at__lte=now).update(
-        state=M.FINISHED, finished_at=now, updated_at=now)
+        state=M.FINISHED, finished_at=now, updated_at=now
+    )
 
 
 async def windowed_running(now: datetime) -> list[Mailing]:
-    return list(await Mailing.filter(state=M.RUNNING, window_start__isnull=False,
-                                     end_at__gt=now))
-
+    return list(await Mailing.filter(state=M.RUNNING, window_start__isnull=False, end_at__gt=now))

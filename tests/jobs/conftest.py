@@ -1,0 +1,156 @@
+"""The delivery engine under test: real database, real Redis (TEST_REDIS_URL's database, or an
+embedded server), the probe simulator as a real HTTP server, an arq worker in-process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from arq import create_pool
+from arq.connections import ArqRedis
+
+from herald.app import AppState, create_app
+from herald.probesim import RunningSim, SimConfig, start_simulator
+from herald.redis_server import EmbeddedRedis, arq_settings
+from herald.settings import Settings
+from jobs.start import enqueue_start
+from jobs.worker import build_worker, stop_worker
+from models.mailing import Mailing
+from models.message import FINAL_STATUSES, Message
+from tests.conftest import GQL
+
+
+@pytest.fixture
+async def redis_url(tmp_path: Path) -> AsyncIterator[str]:
+    """Tests FLUSHDB this Redis: with TEST_REDIS_URL it is that server's database 15."""
+    if url := os.environ.get("TEST_REDIS_URL"):
+        yield url.rsplit("/", 1)[0] + "/15" if url.count("/") >= 3 else url + "/15"
+        return
+    async with EmbeddedRedis(tmp_path / "redis") as server:
+        yield server.url
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[ArqRedis]:
+    pool = await create_pool(arq_settings(redis_url))
+    await pool.flushdb()
+    yield pool
+    await pool.flushdb()
+    await pool.aclose()
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[RunningSim]:
+    probe_token = secrets.token_urlsafe(12)
+    running = await start_simulator(SimConfig(token=probe_token))
+    running.state.config.token = probe_token
+    yield running
+    await running.stop()
+
+
+@dataclass
+class Engine:
+    gql: GQL
+    sim: RunningSim
+    settings: Settings
+    redis: ArqRedis
+    queue: str
+    workers: list[tuple[Any, asyncio.Task[None]]] = field(default_factory=list)
+
+    def configure(self, **changes: Any) -> None:
+        for name, value in changes.items():
+            setattr(self.sim.state.config, name, value)
+
+    async def start_worker(self, **overrides: str) -> None:
+        settings = self.settings if not overrides else Settings.from_env({**self.env, **overrides})
+        worker = build_worker(
+            settings, arq_settings(self.redis_url), handle_signals=False, queue_name=self.queue
+        )
+        self.workers.append((worker, asyncio.create_task(worker.async_run())))
+
+    async def stop_workers(self) -> None:
+        for worker, task in self.workers:
+            await stop_worker(worker, task)
+        self.workers.clear()
+
+    env: dict[str, str] = field(default_factory=dict)
+    redis_url: str = ""
+
+
+async def wait_for(
+    check: Callable[[], Awaitable[bool]], timeout: float = 30, what: str = "condition"
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+async def all_final(mailing_id: int) -> bool:
+    """The mailing has started and none of its messages can change any more."""
+    if not await Mailing.filter(id=mailing_id, started_at__isnull=False).exists():
+        return False
+    return (
+        not await Message.filter(mailing_id=mailing_id)
+        .exclude(status__in=list(FINAL_STATUSES))
+        .exists()
+    )
+
+
+async def mailing_state(mailing_id: int) -> str:
+    return str((await Mailing.get(id=mailing_id)).state.value)
+
+
+@pytest.fixture
+async def engine(
+    database: str,
+    redis: ArqRedis,
+    redis_url: str,
+    sim: RunningSim,
+    tmp_path: Path,
+    admin_token: str,
+) -> AsyncIterator[Engine]:
+    env = {
+        "DATABASE_URL": database,
+        "REDIS_URL": redis_url,
+        "PROBE_URL": sim.url,
+        "PROBE_TOKEN": sim.state.config.token or "",
+        "API_ADMIN_TOKEN": admin_token,
+        "DATA_DIR": str(tmp_path),
+        "LEASE_SECONDS": "3",
+        "SWEEP_INTERVAL": "1",
+        "BACKOFF_BASE": "0.05",
+        "BACKOFF_CAP": "0.2",
+        "PROBE_TIMEOUT": "2",
+        "MAX_ATTEMPTS": "8",
+        "CIRCUIT_TRIAL_SECONDS": "0.3",
+    }
+    settings = Settings.from_env(env)
+    queue = f"herald:test:{secrets.token_hex(4)}"
+    state = AppState(settings=settings, manage_db=False)
+
+    async def enqueue(mailing: Mailing) -> None:
+        await enqueue_start(redis, queue, mailing)
+
+    state.on_mailing_change = enqueue
+    app = create_app(state)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://herald.test"
+    ) as http:
+        engine = Engine(
+            GQL(http, admin_token), sim, settings, redis, queue, env=env, redis_url=redis_url
+        )
+        try:
+            yield engine
+        finally:
+            await engine.stop_workers()
