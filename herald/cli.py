@@ -135,12 +135,6 @@ def token_create(args: argparse.Namespace) -> None:
     print(asyncio.run(run()))
 
 
-def probe_sim(args: argparse.Namespace) -> None:
-    from herald import probesim
-
-    probesim.main(args.rest)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="herald", description="Herald mailing service")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -169,13 +163,17 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--role", choices=[r.value for r in Role], required=True)
     t.add_argument("--name", default="")
     t.set_defaults(func=token_create)
-    p = sub.add_parser("probe-sim", help="run the probe API simulator", add_help=False)
-    p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(func=probe_sim)
+    sub.add_parser("probe-sim", help="run the probe API simulator (see: herald probe-sim -h)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["probe-sim"]:  # its own options, parsed by the simulator
+        from herald import probesim
+
+        probesim.main(argv[1:])
+        return
     args = build_parser().parse_args(argv)
     args.func(args)
 

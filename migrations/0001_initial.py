@@ -9,6 +9,31 @@ from tortoise.fields.base import OnDelete
 from tortoise import fields
 from tortoise.indexes import Index
 
+import re
+
+
+async def drop_message_fks(apps, schema_editor):
+    """tortoise 1.1's schema editors write REFERENCES even for db_constraint=False. Drop them
+    (models/message.py says why); SQLite cannot drop a constraint, so its still-empty table
+    is rebuilt. tests/test_migrations.py checks that no FK is left on either dialect."""
+    client = schema_editor.client
+    if client.capabilities.dialect == "postgres":
+        await client.execute_script(
+            "ALTER TABLE message DROP CONSTRAINT IF EXISTS message_client_id_fkey,"
+            " DROP CONSTRAINT IF EXISTS message_mailing_id_fkey")
+        return
+    if client.capabilities.dialect != "sqlite":
+        return
+    rows = await client.execute_query_dict(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'message'")
+    create = re.sub(r' REFERENCES "\w+" \("id"\) ON DELETE [A-Z ]+?(?=,\n)', "", rows[0]["sql"])
+    indexes = await client.execute_query_dict(
+        "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'message'"
+        " AND sql IS NOT NULL")
+    await client.execute_script(
+        'DROP TABLE "message";' + create + ";" + ";".join(i["sql"] for i in indexes) + ";")
+
+
 class Migration(migrations.Migration):
     initial = True
 
@@ -63,8 +88,8 @@ class Migration(migrations.Migration):
             name='Message',
             fields=[
                 ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
-                ('mailing', fields.ForeignKeyField('models.Mailing', source_field='mailing_id', db_constraint=True, to_field='id', related_name='messages', on_delete=OnDelete.CASCADE)),
-                ('client', fields.ForeignKeyField('models.Client', source_field='client_id', null=True, db_constraint=True, to_field='id', related_name='messages', on_delete=OnDelete.SET_NULL)),
+                ('mailing', fields.ForeignKeyField('models.Mailing', source_field='mailing_id', db_constraint=False, to_field='id', related_name='messages', on_delete=OnDelete.CASCADE)),
+                ('client', fields.ForeignKeyField('models.Client', source_field='client_id', null=True, db_constraint=False, to_field='id', related_name='messages', on_delete=OnDelete.SET_NULL)),
                 ('phone', fields.CharField(max_length=11)),
                 ('timezone', fields.CharField(max_length=64)),
                 ('status', fields.CharEnumField(default=MessageStatus.PENDING, description='PENDING: PENDING\nSENDING: SENDING\nRETRYING: RETRYING\nSENT: SENT\nFAILED: FAILED\nEXPIRED: EXPIRED\nCANCELLED: CANCELLED', enum_type=MessageStatus, max_length=10)),
@@ -80,4 +105,5 @@ class Migration(migrations.Migration):
             options={'table': 'message', 'app': 'models', 'unique_together': (('mailing', 'client'),), 'indexes': [Index(fields=['mailing_id', 'status']), Index(fields=['status', 'next_attempt_at'])], 'pk_attr': 'id'},
             bases=['Model'],
         ),
+        ops.RunPython(drop_message_fks),
     ]

@@ -15,6 +15,7 @@ from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from models.errors import Conflict, InvalidInput, NotFound
+from models.message import Message
 from models.transitions import cancel_client_messages
 
 PHONE_RE = re.compile(r"^7\d{10}$")
@@ -136,10 +137,12 @@ async def update_client(client_id: int, patch: ClientPatchData) -> Client:
 
 async def delete_client(client_id: int, now: datetime) -> None:
     """Delete a client; its unsent messages are cancelled and its sent ones keep the phone
-    (the foreign key is SET NULL), so statistics and history survive."""
+    (client set to NULL here: the table has no FK constraint), so statistics and history
+    survive."""
     async with in_transaction():
         await get_client(client_id)
         await cancel_client_messages(client_id, now)
+        await Message.filter(client_id=client_id).update(client_id=None)
         await Client.filter(id=client_id).delete()
 
 

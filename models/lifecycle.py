@@ -16,6 +16,7 @@ from models.mailing import (
     apply_patch,
     check_patch,
 )
+from models.message import Message
 from models.transitions import cancel_mailing_messages
 
 S = MailingState
@@ -64,6 +65,7 @@ async def delete_mailing(mailing_id: int, now: datetime) -> None:
         if mailing.state not in ENDED_STATES:
             await Mailing.filter(id=mailing_id).update(state=S.CANCELLED, finished_at=now)
             await cancel_mailing_messages(mailing_id, now)
+        await Message.filter(mailing_id=mailing_id).delete()
         await Mailing.filter(id=mailing_id).delete()
 
 

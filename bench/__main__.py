@@ -1,0 +1,284 @@
+"""`make bench`: Herald's performance figures, printed as a table (never asserted in tests).
+
+Everything runs on 127.0.0.1: the probe simulator, Redis (the machine's if REDIS_URL is set,
+else an embedded one), `herald serve --no-worker` (the API) and one `herald worker`, each in
+its own process, with a fresh SQLite database (or BENCH_DATABASE_URL for PostgreSQL)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bench.fanout import fanout_rows
+from herald.redis_server import EmbeddedRedis
+
+PY = sys.executable
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("wb") as out:
+        proc = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            yield proc
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+async def wait_http(url: str, limit: float = 60) -> None:
+    deadline = time.monotonic() + limit
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            with contextlib.suppress(aiohttp.ClientError, OSError):
+                async with session.get(url) as response:
+                    if response.status < 500:
+                        return
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def ceiling(sim_url: str, n: int, concurrency: int) -> float:
+    """aiohttp straight at the simulator: the most any client could get from it here."""
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        queue = iter(range(1, n + 1))
+
+        async def run() -> None:
+            for i in queue:
+                body = {"id": 10_000_000 + i, "phone": 79000000000 + i, "text": "ceiling"}
+                async with session.post(
+                    f"{sim_url}/send/{10_000_000 + i}",
+                    json=body,
+                    headers={"Authorization": "Bearer bench"},
+                ) as r:
+                    await r.read()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(run() for _ in range(concurrency)))
+        return n / (time.perf_counter() - started)
+
+
+async def gql(
+    session: aiohttp.ClientSession, url: str, token: str, query: str, **variables: Any
+) -> dict[str, Any]:
+    async with session.post(
+        url,
+        json={"query": query, "variables": variables},
+        headers={"Authorization": f"Bearer {token}"},
+    ) as response:
+        body: dict[str, Any] = await response.json()
+    if body.get("errors"):
+        raise RuntimeError(body["errors"])
+    return body["data"]  # type: ignore[no-any-return]
+
+
+async def delivery(
+    n: int, latency_ms: int, env: dict[str, str], workdir: Path, in_flight: int
+) -> dict[str, float]:
+    """createMailing → last acceptance for n clients, with the API and a worker running."""
+    sim_port, api_port = free_port(), free_port()
+    sim_url = f"http://127.0.0.1:{sim_port}/v1"
+    token = secrets.token_urlsafe(16)
+    env = {
+        **env,
+        "PROBE_URL": sim_url,
+        "PROBE_TOKEN": "bench",
+        "API_ADMIN_TOKEN": token,
+        "PORT": str(api_port),
+        "LOG_LEVEL": "WARNING",
+        "MAX_IN_FLIGHT": str(in_flight),
+    }
+    sim_args = [
+        PY,
+        "-m",
+        "herald.cli",
+        "probe-sim",
+        "--port",
+        str(sim_port),
+        "--latency-ms",
+        str(latency_ms),
+    ]
+    with (
+        process(sim_args, env, workdir / "sim.log"),
+        process([PY, "-m", "herald.cli", "serve", "--no-worker"], env, workdir / "api.log"),
+        process([PY, "-m", "herald.cli", "worker"], env, workdir / "worker.log") as worker,
+    ):
+        api = f"http://127.0.0.1:{api_port}"
+        await wait_http(f"{api}/health")
+        await wait_http(f"{sim_url.rsplit('/v1', 1)[0]}/_sim/stats")
+        async with aiohttp.ClientSession() as session:
+            await import_clients(session, f"{api}/graphql", token, n)
+            now = datetime.now(UTC)
+            api_lat: list[float] = []
+            started = time.time()
+            await gql(
+                session,
+                f"{api}/graphql",
+                token,
+                "mutation($m: MailingInput!) { createMailing(input: $m) { id } }",
+                m={
+                    "text": "Bench",
+                    "startAt": (now - timedelta(seconds=1)).isoformat(),
+                    "endAt": (now + timedelta(hours=1)).isoformat(),
+                    "filter": {},
+                },
+            )
+            stats_url = f"{sim_url.rsplit('/v1', 1)[0]}/_sim/stats"
+            while True:
+                t0 = time.perf_counter()
+                await gql(session, f"{api}/graphql", token, "{ stats { messages } }")
+                api_lat.append(time.perf_counter() - t0)
+                async with session.get(stats_url) as response:
+                    stats = await response.json()
+                if stats["unique_accepted"] >= n:
+                    break
+                if time.time() - started > 600:
+                    raise RuntimeError(f"only {stats['unique_accepted']} of {n} accepted")
+                await asyncio.sleep(0.25)
+            async with session.get(f"{sim_url.rsplit('/v1', 1)[0]}/_sim/deliveries") as r:
+                last = max(d["at"] for d in (await r.json())["deliveries"])
+            rss = peak_rss_mb(worker.pid)
+        api_lat.sort()
+        return {
+            "rate": n / (last - started),
+            "seconds": last - started,
+            "rss": rss,
+            "dups": stats["duplicates"],
+            "api_p50": api_lat[len(api_lat) // 2] * 1000,
+            "api_max": api_lat[-1] * 1000,
+        }
+
+
+async def import_clients(session: aiohttp.ClientSession, url: str, token: str, n: int) -> None:
+    query = "mutation($c: [ClientInput!]!) { importClients(clients: $c) { created } }"
+    for start in range(0, n, 10_000):
+        rows = [
+            {"phone": f"79{i:09d}", "timezone": "Europe/Moscow"}
+            for i in range(start, min(n, start + 10_000))
+        ]
+        await gql(session, url, token, query, c=rows)
+
+
+@contextlib.asynccontextmanager
+async def redis_for_bench(workdir: Path) -> AsyncIterator[str]:
+    if url := os.environ.get("REDIS_URL"):
+        yield url
+        return
+    async with EmbeddedRedis(workdir / "redis") as server:
+        yield server.url
+
+
+async def main(args: argparse.Namespace) -> None:
+    rows: list[tuple[str, str, str]] = []
+    with tempfile.TemporaryDirectory(prefix="herald-bench-") as tmp:
+        workdir = Path(tmp)
+        async with redis_for_bench(workdir) as redis_url:
+            for latency in args.latencies:
+                db_url = (
+                    os.environ.get("BENCH_DATABASE_URL")
+                    or f"sqlite://{workdir / f'bench-{latency}.sqlite3'}"
+                )
+                env = {
+                    **os.environ,
+                    "DATABASE_URL": db_url,
+                    "REDIS_URL": redis_url,
+                    "QUEUE_NAME": f"herald:bench:{secrets.token_hex(3)}",
+                    "DATA_DIR": str(workdir),
+                }
+                result = await delivery(args.messages, latency, env, workdir, args.in_flight)
+                sim_port = free_port()
+                with process(
+                    [
+                        PY,
+                        "-m",
+                        "herald.cli",
+                        "probe-sim",
+                        "--port",
+                        str(sim_port),
+                        "--latency-ms",
+                        str(latency),
+                    ],
+                    env,
+                    workdir / "ceil.log",
+                ):
+                    await wait_http(f"http://127.0.0.1:{sim_port}/_sim/stats")
+                    top = await ceiling(
+                        f"http://127.0.0.1:{sim_port}/v1",
+                        min(args.messages, 50_000),
+                        args.in_flight,
+                    )
+                rows += [
+                    (
+                        f"delivery, {latency} ms probe latency",
+                        f"{result['rate']:,.0f} msg/s",
+                        f"{args.messages:,} messages in "
+                        f"{result['seconds']:.1f} s; {result['rate'] / top:.0%} of the ceiling",
+                    ),
+                    (
+                        f"ceiling, {latency} ms (aiohttp → simulator)",
+                        f"{top:,.0f} req/s",
+                        f"{args.in_flight} in flight",
+                    ),
+                    (f"worker peak RSS, {latency} ms", f"{result['rss']:.0f} MB", "VmHWM"),
+                    (
+                        f"API `stats` during delivery, {latency} ms",
+                        f"p50 {result['api_p50']:.0f} ms",
+                        f"max {result['api_max']:.0f} ms",
+                    ),
+                    (f"duplicates at the probe, {latency} ms", f"{result['dups']}", ""),
+                ]
+        fan = await fanout_rows(args.fanout, workdir)
+        rows += fan
+    width = max(len(r[0]) for r in rows)
+    print(f"\n{'measure':<{width}}  {'result':>14}  notes")
+    print(f"{'-' * width}  {'-' * 14}  {'-' * 40}")
+    for name, value, note in rows:
+        print(f"{name:<{width}}  {value:>14}  {note}")
+    print(json.dumps({"machine": f"{os.cpu_count()} cores", "python": sys.version.split()[0]}))
+
+
+def parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="make bench")
+    parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument("--latencies", type=int, nargs="+", default=[0, 100])
+    parser.add_argument("--fanout", type=int, default=1_000_000)
+    parser.add_argument("--in-flight", type=int, default=256)
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(parse()))
