@@ -276,7 +276,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--latencies", type=int, nargs="+", default=[0, 100])
     parser.add_argument("--fanout", type=int, default=1_000_000)
-    parser.add_argument("--in-flight", type=int, default=256)
+    parser.add_argument("--in-flight", type=int, default=512)
     return parser.parse_args()
 
 

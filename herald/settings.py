@@ -60,7 +60,7 @@ class Settings:
     log_level: str = "INFO"
     max_body_bytes: int = 5 * 1024 * 1024
     probe_timeout: float = 10.0
-    max_in_flight: int = 256
+    max_in_flight: int = 512
     max_rate: float = 0.0
     max_attempts: int = 8
     backoff_base: float = 1.0
@@ -95,7 +95,7 @@ class Settings:
             ),
             max_body_bytes=_int("MAX_BODY_BYTES", env.get("MAX_BODY_BYTES", "5242880"), 1024),
             probe_timeout=_float("PROBE_TIMEOUT", env.get("PROBE_TIMEOUT", "10"), 0.1),
-            max_in_flight=_int("MAX_IN_FLIGHT", env.get("MAX_IN_FLIGHT", "256"), 1, 10000),
+            max_in_flight=_int("MAX_IN_FLIGHT", env.get("MAX_IN_FLIGHT", "512"), 1, 10000),
             max_rate=_float("MAX_RATE", env.get("MAX_RATE", "0"), 0),
             max_attempts=_int("MAX_ATTEMPTS", env.get("MAX_ATTEMPTS", "8"), 1, 100),
             backoff_base=_float("BACKOFF_BASE", env.get("BACKOFF_BASE", "1"), 0.01),

@@ -30,6 +30,7 @@ log = logging.getLogger("herald.worker")
 FLUSH_EVERY = 0.05
 IDLE = 0.2
 ZONES_TTL = 5.0
+SCOPES_TTL = 0.2  # running mailings are re-read this often: pause/cancel/edits apply within it
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class Dispatcher:
         self.outcomes: list[Outcome] = []
         self.active: dict[int, Active] = {}
         self.zones: dict[int, tuple[float, list[str]]] = {}
+        self.scopes_read = 0.0
         self.stopping = asyncio.Event()
         self.latency = 0.0  # moving average of probe round trips, seconds
 
@@ -100,6 +102,7 @@ class Dispatcher:
         lease = now + timedelta(seconds=self.settings.lease_seconds)
         claimed = await claim(scopes, now, self.owner, lease, limit) if scopes else []
         if not claimed:
+            self.scopes_read = 0.0  # idle: look again for new or resumed mailings next time
             if scopes:
                 await self.flush()
                 await finish_done(now)
@@ -112,10 +115,12 @@ class Dispatcher:
             task.add_done_callback(self.in_flight.discard)
 
     async def _scopes(self, now: datetime) -> list[Scope]:
-        rows = await Mailing.filter(state=MailingState.RUNNING, end_at__gt=now).only(
-            "id", "text", "end_at", "window_start", "window_end"
-        )
-        self.active = {m.id: Active(m.id, m.text, m.end_at, m.window) for m in rows}
+        if time.monotonic() - self.scopes_read >= SCOPES_TTL:
+            rows = await Mailing.filter(state=MailingState.RUNNING, end_at__gt=now).only(
+                "id", "text", "end_at", "window_start", "window_end"
+            )
+            self.active = {m.id: Active(m.id, m.text, m.end_at, m.window) for m in rows}
+            self.scopes_read = time.monotonic()
         scopes = []
         for mailing in self.active.values():
             if mailing.window is None:

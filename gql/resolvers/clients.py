@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from gql.audit import audit
 from gql.context import Context
 from gql.types.client import (
     ClientConnection,
@@ -57,7 +58,9 @@ async def clients(
 
 async def create_client(input: ClientInput) -> ClientType:
     data = domain.validate_client(input.phone, input.operator_code, input.tag, input.timezone)
-    return ClientType.from_model(await domain.create_client(data))
+    row = await domain.create_client(data)
+    audit("createClient", client_id=row.id)
+    return ClientType.from_model(row)
 
 
 async def update_client(id: strawberry.ID, input: ClientPatch) -> ClientType:
@@ -72,11 +75,14 @@ async def update_client(id: strawberry.ID, input: ClientPatch) -> ClientType:
         timezone=_null(input.timezone),  # type: ignore[arg-type]
         tag_set=input.tag is not strawberry.UNSET,
     )
-    return ClientType.from_model(await domain.update_client(parse_id(id), patch))
+    row = await domain.update_client(parse_id(id), patch)
+    audit("updateClient", client_id=row.id)
+    return ClientType.from_model(row)
 
 
 async def delete_client(info: Info, id: strawberry.ID) -> strawberry.ID:
     await domain.delete_client(parse_id(id), info.context.now())
+    audit("deleteClient", client_id=int(id))
     return id
 
 
