@@ -40,6 +40,7 @@ async def _copy_of_message(table: str) -> None:
         return
     rows = await c.execute_query_dict(
         "SELECT sql FROM sqlite_master WHERE tbl_name = 'message' AND sql IS NOT NULL"
+        " AND type IN ('table', 'index')"
     )
     for row in rows:
         sql = str(row["sql"]).replace('"message"', f'"{table}"')

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from gql.live import Hub
 from gql.loaders import Loaders
 from herald.clock import utc_now
 from herald.settings import Settings
@@ -22,12 +23,15 @@ class Context:
     response: Any = None
     clock: Callable[[], datetime] = utc_now
     loaders: Loaders = field(default_factory=Loaders)
-    on_mailing_change: Callable[[Mailing], Awaitable[None]] | None = None
+    on_mailing_change: Callable[[int, Mailing | None], Awaitable[None]] | None = None
+    hub: Hub | None = None
+    connection_params: dict[str, object] | None = None
 
     def now(self) -> datetime:
         return self.clock()
 
-    async def after_mailing_change(self, mailing: Mailing) -> None:
-        """Let the delivery engine know (the one enqueue helper the API may call)."""
+    async def after_mailing_change(self, mailing_id: int, mailing: Mailing | None) -> None:
+        """Let the delivery engine know (the one enqueue helper the API may call): schedule
+        the start if the mailing is SCHEDULED, and announce the change to live watchers."""
         if self.on_mailing_change is not None:
-            await self.on_mailing_change(mailing)
+            await self.on_mailing_change(mailing_id, mailing)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
@@ -12,7 +10,7 @@ from strawberry.types import ExecutionContext
 
 from gql.errors import ErrorContract
 from gql.permissions import RequireRole
-from gql.resolvers import clients, mailings, stats
+from gql.resolvers import clients, live, mailings, stats
 from gql.scalars import SCALARS
 from gql.types.client import ClientConnection, ClientType, ImportResult
 from gql.types.mailing import MailingConnection, MailingType
@@ -46,6 +44,12 @@ class Mutation:
     cancel_mailing: MailingType = strawberry.mutation(resolver=mailings.cancel_mailing)
 
 
+@strawberry.type
+class Subscription:
+    mailing_stats = strawberry.subscription(resolver=live.mailing_stats)
+    overall_stats = strawberry.subscription(resolver=live.overall_stats)
+
+
 class HeraldSchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -54,11 +58,11 @@ class HeraldSchema(strawberry.Schema):
         server problems and must not flood the log)."""
 
 
-def build_schema(subscription: Any = None) -> strawberry.Schema:
+def build_schema() -> strawberry.Schema:
     return HeraldSchema(
         query=Query,
         mutation=Mutation,
-        subscription=subscription,
+        subscription=Subscription,
         config=StrawberryConfig(scalar_map=SCALARS),
         extensions=[
             ErrorContract,

@@ -8,8 +8,10 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import strawberry
 from arq import create_pool
@@ -22,9 +24,13 @@ from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from gql.context import Context
+from gql.live import Hub
+from gql.resolvers.live import read_snapshot
 from gql.schema import build_schema
+from gql.websocket import AuthenticatedTransportWS, bearer
 from herald import db
 from herald.clock import utc_now
+from herald.events import publish
 from herald.graphiql import assets_available, graphiql_html, static_route
 from herald.probesim import SimConfig, start_simulator
 from herald.redis_server import EmbeddedRedis, arq_settings
@@ -35,6 +41,7 @@ from models.mailing import Mailing
 from models.token import role_for
 
 ROOT = Path(__file__).resolve().parent.parent
+MAX_SUBSCRIPTIONS = 20
 log = logging.getLogger("herald")
 
 
@@ -46,21 +53,40 @@ class AppState:
     delivery: bool = False  # Redis (embedded if REDIS_URL is unset) and enqueueing of starts
     run_worker: bool = False  # an in-process arq worker with the send loop
     probe_sim: bool = False  # start the probe simulator in-process and send to it
-    on_mailing_change: Callable[[Mailing], Awaitable[None]] | None = None
+    on_mailing_change: Callable[[int, Mailing | None], Awaitable[None]] | None = None
+    hub: Hub | None = None
 
 
-def bearer(header: str | None) -> str:
-    if not header:
-        return ""
-    scheme, _, token = header.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" else ""
+def origin_allowed(scope: Scope, settings: Settings) -> bool:
+    """Browsers send Origin on websockets: same-origin by default, else ALLOWED_ORIGINS
+    (`*` allows any). Clients that send no Origin (scripts) are not browsers: allowed."""
+    headers = dict(scope.get("headers") or [])
+    origin = headers.get(b"origin", b"").decode("latin-1")
+    if not origin or "*" in settings.allowed_origins or origin in settings.allowed_origins:
+        return True
+    host = headers.get(b"host", b"").decode("latin-1")
+    return bool(urlsplit(origin).netloc == host)
 
 
 class HeraldGraphQL(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = AuthenticatedTransportWS
+
     def __init__(self, schema: strawberry.Schema, state: AppState) -> None:
-        super().__init__(schema, subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,))
+        # Only graphql-transport-ws: the legacy graphql-ws protocol is refused (CVE-2026-35526).
+        super().__init__(
+            schema,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            connection_init_wait_timeout=timedelta(seconds=10),
+            max_subscriptions_per_connection=MAX_SUBSCRIPTIONS,
+        )
         self.state = state
         self.local_assets = assets_available(ROOT)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and not origin_allowed(scope, self.state.settings):
+            await send({"type": "websocket.close", "code": 4403, "reason": "Origin not allowed"})
+            return
+        await super().__call__(scope, receive, send)
 
     async def get_context(self, request: Any, response: Any) -> Context:
         settings = self.state.settings
@@ -147,10 +173,15 @@ async def delivery(state: AppState) -> AsyncIterator[None]:
         pool = await create_pool(arq_settings(redis_url))
         stack.push_async_callback(pool.aclose)
 
-        async def enqueue(mailing: Mailing) -> None:
-            await enqueue_start(pool, settings.queue_name, mailing)
+        async def changed(mailing_id: int, mailing: Mailing | None) -> None:
+            if mailing is not None:
+                await enqueue_start(pool, settings.queue_name, mailing)
+            await publish(pool, settings.queue_name, [mailing_id])
 
-        state.on_mailing_change = enqueue
+        state.on_mailing_change = changed
+        state.hub = Hub(pool, settings.queue_name, read_snapshot)
+        await state.hub.start()
+        stack.push_async_callback(state.hub.stop)
         if state.run_worker:
             worker = build_worker(settings, arq_settings(redis_url), handle_signals=False)
             task = asyncio.create_task(worker.async_run())

@@ -10,7 +10,13 @@ from tortoise import Tortoise, connections
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.migrations.api import migrate as migrate_api
 
-MODEL_MODULES = ["models.client", "models.mailing", "models.message", "models.token"]
+MODEL_MODULES = [
+    "models.client",
+    "models.mailing",
+    "models.message",
+    "models.token",
+    "models.stats",
+]
 
 
 def tortoise_config(database_url: str) -> dict[str, Any]:

@@ -16,7 +16,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
+from herald.events import publish
 from herald.settings import Settings
 from jobs.limits import Circuit, RateLimiter
 from jobs.probe import ProbeClient, Rejected, Transient, Unauthorized
@@ -51,6 +53,7 @@ class Dispatcher:
         limiter: RateLimiter,
         owner: str,
         clock: Callable[[], datetime],
+        redis: Any = None,
     ) -> None:
         self.probe, self.settings, self.circuit, self.limiter = probe, settings, circuit, limiter
         self.owner, self.clock = owner, clock
@@ -63,6 +66,8 @@ class Dispatcher:
         self.scopes_read = 0.0
         self.stopping = asyncio.Event()
         self.latency = 0.0  # moving average of probe round trips, seconds
+        self.redis = redis
+        self.touched: set[int] = set()  # mailings whose counts changed since the last flush
 
     async def run(self) -> None:
         flusher = asyncio.create_task(self._flush_loop())
@@ -108,6 +113,7 @@ class Dispatcher:
                 await finish_done(now)
             await self._idle()
             return
+        self.touched.update(m.mailing_id for m in claimed)
         await self.limiter.acquire(len(claimed))
         for message in claimed:
             task = asyncio.create_task(self._send(message))
@@ -214,10 +220,14 @@ class Dispatcher:
     async def flush(self) -> None:
         sent, self.sent = self.sent, []
         outcomes, self.outcomes = self.outcomes, []
+        touched, self.touched = self.touched, set()
         try:
             now = self.clock()
             await mark_sent(sent, now)
             await record(outcomes, self.owner, now)
         except BaseException:
             self.sent[:0], self.outcomes[:0] = sent, outcomes
+            self.touched |= touched
             raise
+        if touched and self.redis is not None:
+            await publish(self.redis, self.settings.queue_name, touched)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from herald.events import publish
 from models.mailing import Mailing, MailingState
 from models.schedule import start_mailing
 
@@ -35,4 +36,5 @@ async def start_mailing_job(ctx: dict[str, Any], mailing_id: int) -> bool:
     started = await start_mailing(mailing_id, ctx["clock"]())
     if started:
         log.info("mailing started", extra={"mailing_id": mailing_id})
+        await publish(ctx["redis"], ctx["queue_name"], [mailing_id])
     return started

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from herald.events import publish
 from models import schedule
 
 log = logging.getLogger("herald.worker")
@@ -17,11 +18,14 @@ async def sweep(ctx: dict[str, Any]) -> None:
     for mailing_id in await schedule.due_mailing_ids(now):
         if await schedule.start_mailing(mailing_id, now):
             log.info("mailing started by the sweep", extra={"mailing_id": mailing_id})
+    active = await schedule.active_mailing_ids()
     await schedule.finish_unstarted_past_end(now)
     await schedule.reclaim_expired_leases(now)
     await schedule.expire_ended(now)
     await schedule.cancel_orphans(now)
     for mailing in await schedule.windowed_running(now):
         await schedule.schedule_windows(mailing, now)
-    for mailing_id in await schedule.finish_done(now):
+    finished = await schedule.finish_done(now)
+    for mailing_id in finished:
         log.info("mailing finished", extra={"mailing_id": mailing_id})
+    await publish(ctx["redis"], ctx["queue_name"], set(active) | set(finished))

@@ -44,6 +44,7 @@ def build_worker(
 
     async def startup(ctx: dict[str, Any]) -> None:
         ctx["clock"] = clock
+        ctx["queue_name"] = queue_name
         ctx["probe"] = probe or ProbeClient(
             settings.probe_url,
             settings.probe_token.get(),
@@ -58,6 +59,7 @@ def build_worker(
             limiter=RateLimiter(ctx["redis"], settings.max_rate, prefix),
             owner=worker_id(),
             clock=clock,
+            redis=ctx["redis"],
         )
         ctx["dispatcher"] = dispatcher
         ctx["dispatch_task"] = asyncio.create_task(dispatcher.run())

@@ -17,6 +17,7 @@ from models.mailing import (
     check_patch,
 )
 from models.message import Message
+from models.stats import MailingStat
 from models.transitions import cancel_mailing_messages
 
 S = MailingState
@@ -66,6 +67,7 @@ async def delete_mailing(mailing_id: int, now: datetime) -> None:
             await Mailing.filter(id=mailing_id).update(state=S.CANCELLED, finished_at=now)
             await cancel_mailing_messages(mailing_id, now)
         await Message.filter(mailing_id=mailing_id).delete()
+        await MailingStat.filter(mailing_id=mailing_id).delete()
         await Mailing.filter(id=mailing_id).delete()
 
 

@@ -33,6 +33,12 @@ async def start_mailing(mailing_id: int, now: datetime) -> bool:
     return True
 
 
+async def active_mailing_ids() -> list[int]:
+    """RUNNING and PAUSED mailings: whose counts a sweep may have changed."""
+    rows = await Mailing.filter(state__in=[M.RUNNING, M.PAUSED]).values_list("id", flat=True)
+    return [int(str(r)) for r in rows]
+
+
 async def due_mailing_ids(now: datetime) -> list[int]:
     rows = await Mailing.filter(state=M.SCHEDULED, start_at__lte=now).values_list("id", flat=True)
     return [int(str(r)) for r in rows]

@@ -82,11 +82,11 @@ async def test_body_size_limit(client: httpx.AsyncClient, admin_token: str) -> N
 async def test_unexpected_errors_are_masked(gql: GQL, database: str) -> None:
     from models.sql import db
 
-    await db().execute_script("ALTER TABLE message RENAME TO message_hidden")
+    await db().execute_script("ALTER TABLE mailing RENAME TO mailing_hidden")
     try:
         body = await gql("{ stats { messages } }")
     finally:
-        await db().execute_script("ALTER TABLE message_hidden RENAME TO message")
+        await db().execute_script("ALTER TABLE mailing_hidden RENAME TO mailing")
     assert error_of(body) == {"code": "INTERNAL_SERVER_ERROR", "field": None}
     assert body["errors"][0]["message"] == "Internal server error"
-    assert "message" not in str(body["errors"][0].get("extensions"))
+    assert "mailing_hidden" not in str(body["errors"][0])

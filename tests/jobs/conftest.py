@@ -139,8 +139,9 @@ async def engine(
     queue = f"herald:test:{secrets.token_hex(4)}"
     state = AppState(settings=settings, manage_db=False)
 
-    async def enqueue(mailing: Mailing) -> None:
-        await enqueue_start(redis, queue, mailing)
+    async def enqueue(mailing_id: int, mailing: Mailing | None) -> None:
+        if mailing is not None:
+            await enqueue_start(redis, queue, mailing)
 
     state.on_mailing_change = enqueue
     app = create_app(state)
@@ -154,3 +155,23 @@ async def engine(
             yield engine
         finally:
             await engine.stop_workers()
+
+
+async def counters_match_messages() -> bool:
+    """The trigger-maintained counters equal a fresh COUNT(*) over messages."""
+    from models.sql import Params, fetch
+
+    counted = {
+        (r["mailing_id"], r["status"]): int(r["n"])
+        for r in await fetch(
+            "SELECT mailing_id, status, COUNT(*) AS n FROM message GROUP BY mailing_id, status",
+            Params(),
+        )
+    }
+    kept = {
+        (r["mailing_id"], r["status"]): int(r["n"])
+        for r in await fetch(
+            "SELECT mailing_id, status, n FROM mailing_stat WHERE n <> 0", Params()
+        )
+    }
+    return counted == kept

@@ -8,7 +8,13 @@ from typing import Any
 
 from models.mailing import Mailing
 from models.message import Message, MessageStatus
-from tests.jobs.conftest import Engine, all_final, mailing_state, wait_for
+from tests.jobs.conftest import (
+    Engine,
+    all_final,
+    counters_match_messages,
+    mailing_state,
+    wait_for,
+)
 
 CREATE = "mutation($input: MailingInput!) { createMailing(input: $input) { id state } }"
 IMPORT = "mutation($c: [ClientInput!]!) { importClients(clients: $c) { created } }"
@@ -150,6 +156,7 @@ async def test_transient_faults_are_retried_until_sent(engine: Engine) -> None:
     mid = await mailing(engine)
     await wait_for(lambda: all_final(mid), timeout=60, what="retries to finish")
     assert await _counts(mid) == {"SENT": 150}
+    assert await counters_match_messages()
     retried = await Message.filter(mailing_id=mid, attempts__gt=1).count()
     assert retried > 0
     assert len(accepted(engine)) == 150

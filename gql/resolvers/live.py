@@ -1,0 +1,74 @@
+"""Subscriptions: the first event is the current snapshot, then one per change (coalesced by
+the process's hub), and `mailingStats` completes after the FINISHED/CANCELLED snapshot."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+
+import strawberry
+
+from gql.context import Context
+from gql.live import OVERALL, Hub
+from gql.resolvers.clients import parse_id
+from gql.resolvers.stats import stats as overall_snapshot
+from gql.types.stats import MailingStats, OverallStats
+from models.errors import DomainError, NotFound
+from models.mailing import ENDED_STATES, Mailing
+from models.stats import counts_for_mailings
+
+Info = strawberry.Info[Context, None]
+
+
+class Unavailable(DomainError):
+    code = "INTERNAL_SERVER_ERROR"
+
+
+async def read_snapshot(key: int) -> MailingStats | OverallStats | None:
+    if key == OVERALL:
+        return await overall_snapshot()
+    mailing = await Mailing.get_or_none(id=key).only("id", "state")
+    if mailing is None:
+        return None
+    counts = (await counts_for_mailings([key]))[key]
+    return MailingStats.build(key, mailing.state, counts)
+
+
+def _hub(info: Info) -> Hub:
+    if info.context.hub is None:
+        raise Unavailable("live statistics need the delivery engine (Redis)")
+    return info.context.hub
+
+
+async def mailing_stats(info: Info, id: strawberry.ID) -> AsyncGenerator[MailingStats, None]:
+    mailing_id = parse_id(id)
+    hub = _hub(info)
+    watcher = hub.watch(mailing_id)  # before the first read, so no change slips between
+    try:
+        snapshot = await read_snapshot(mailing_id)
+        if not isinstance(snapshot, MailingStats):
+            raise NotFound(f"mailing {mailing_id} not found", field="id")
+        watcher.prime(snapshot)
+        yield snapshot
+        while snapshot.state not in ENDED_STATES:
+            news = await watcher.next()
+            if not isinstance(news, MailingStats):
+                return  # the mailing was deleted
+            snapshot = news
+            yield snapshot
+    finally:
+        hub.unwatch(watcher)
+
+
+async def overall_stats(info: Info) -> AsyncGenerator[OverallStats, None]:
+    hub = _hub(info)
+    watcher = hub.watch(OVERALL)
+    try:
+        snapshot = await overall_snapshot()
+        watcher.prime(snapshot)
+        yield snapshot
+        while True:
+            news = await watcher.next()
+            if isinstance(news, OverallStats):
+                yield news
+    finally:
+        hub.unwatch(watcher)
