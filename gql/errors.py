@@ -76,6 +76,13 @@ def to_contract(error: GraphQLError) -> GraphQLError:
 
 
 class ErrorContract(SchemaExtension):
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        """Subscriptions: each streamed result is mapped before it reaches the client."""
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = [to_contract(e) for e in errors]
+        yield
+
     def on_operation(self) -> Iterator[None]:
         yield
         result = self.execution_context.result

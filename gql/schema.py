@@ -12,6 +12,7 @@ from gql.errors import ErrorContract
 from gql.permissions import RequireRole
 from gql.resolvers import clients, live, mailings, stats
 from gql.scalars import SCALARS
+from gql.subscriptions import CheckSubscriptionTargets
 from gql.types.client import ClientConnection, ClientType, ImportResult
 from gql.types.mailing import MailingConnection, MailingType
 from gql.types.stats import OverallStats
@@ -67,6 +68,7 @@ def build_schema() -> strawberry.Schema:
         extensions=[
             ErrorContract,
             RequireRole,
+            CheckSubscriptionTargets,
             lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
             lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),

@@ -100,6 +100,7 @@ class HeraldGraphQL(GraphQL[Context, None]):
             response=response,
             clock=utc_now,
             on_mailing_change=self.state.on_mailing_change,
+            hub=self.state.hub,
         )
 
     async def render_graphql_ide(self, request: Any) -> HTMLResponse:

@@ -135,8 +135,9 @@ async def engine(
         "MAX_ATTEMPTS": "8",
         "CIRCUIT_TRIAL_SECONDS": "0.3",
     }
-    settings = Settings.from_env(env)
     queue = f"herald:test:{secrets.token_hex(4)}"
+    env["QUEUE_NAME"] = queue
+    settings = Settings.from_env(env)
     state = AppState(settings=settings, manage_db=False)
 
     async def enqueue(mailing_id: int, mailing: Mailing | None) -> None:
