@@ -25,7 +25,10 @@ from typing import Any
 import aiohttp
 
 from bench.fanout import fanout_rows
+from bench.live import Watchers, cpu_seconds, percentile
+from herald import db
 from herald.redis_server import EmbeddedRedis
+from models.sql import db as conn
 
 PY = sys.executable
 
@@ -107,9 +110,15 @@ async def gql(
 
 
 async def delivery(
-    n: int, latency_ms: int, env: dict[str, str], workdir: Path, in_flight: int
+    n: int,
+    latency_ms: int,
+    env: dict[str, str],
+    workdir: Path,
+    in_flight: int,
+    watchers: int = 0,
 ) -> dict[str, float]:
-    """createMailing → last acceptance for n clients, with the API and a worker running."""
+    """createMailing → last acceptance for n clients, with the API and a worker running
+    (and, with `watchers`, that many websocket subscribers on the API watching it)."""
     sim_port, api_port = free_port(), free_port()
     sim_url = f"http://127.0.0.1:{sim_port}/v1"
     token = secrets.token_urlsafe(16)
@@ -134,7 +143,9 @@ async def delivery(
     ]
     with (
         process(sim_args, env, workdir / "sim.log"),
-        process([PY, "-m", "herald.cli", "serve", "--no-worker"], env, workdir / "api.log"),
+        process(
+            [PY, "-m", "herald.cli", "serve", "--no-worker"], env, workdir / "api.log"
+        ) as api_proc,
         process([PY, "-m", "herald.cli", "worker"], env, workdir / "worker.log") as worker,
     ):
         api = f"http://127.0.0.1:{api_port}"
@@ -144,19 +155,28 @@ async def delivery(
             await import_clients(session, f"{api}/graphql", token, n)
             now = datetime.now(UTC)
             api_lat: list[float] = []
-            started = time.time()
-            await gql(
+            lead = timedelta(seconds=20 if watchers else 0)
+            created = await gql(
                 session,
                 f"{api}/graphql",
                 token,
-                "mutation($m: MailingInput!) { createMailing(input: $m) { id } }",
+                "mutation($m: MailingInput!) { createMailing(input: $m) { id startAt } }",
                 m={
                     "text": "Bench",
-                    "startAt": (now - timedelta(seconds=1)).isoformat(),
+                    "startAt": (now + lead).isoformat(),
                     "endAt": (now + timedelta(hours=1)).isoformat(),
                     "filter": {},
                 },
             )
+            started = datetime.fromisoformat(created["createMailing"]["startAt"]).timestamp()
+            crowd = None
+            if watchers:
+                ws_url = f"ws://127.0.0.1:{api_port}/graphql"
+                crowd = Watchers(ws_url, token, int(created["createMailing"]["id"]), watchers)
+                await crowd.start()
+                if time.time() > started:
+                    raise RuntimeError("watchers connected too slowly; raise the lead time")
+            cpu_before, wall_before = cpu_seconds(api_proc.pid), time.time()
             stats_url = f"{sim_url.rsplit('/v1', 1)[0]}/_sim/stats"
             while True:
                 t0 = time.perf_counter()
@@ -170,10 +190,25 @@ async def delivery(
                     raise RuntimeError(f"only {stats['unique_accepted']} of {n} accepted")
                 await asyncio.sleep(0.25)
             async with session.get(f"{sim_url.rsplit('/v1', 1)[0]}/_sim/deliveries") as r:
-                last = max(d["at"] for d in (await r.json())["deliveries"])
+                accepted = sorted(d["at"] for d in (await r.json())["deliveries"])
+            last = accepted[-1]
             rss = peak_rss_mb(worker.pid)
+            extra: dict[str, float] = {}
+            if crowd is not None:
+                await crowd.finish(limit=120)
+                lags = crowd.lags(await sent_times(env["DATABASE_URL"]))
+                extra = {
+                    "lag_p50": percentile(lags, 0.5) * 1000,
+                    "lag_p95": percentile(lags, 0.95) * 1000,
+                    "lag_max": max(lags) * 1000,
+                    "final": float(crowd.all_final(n)),
+                    "api_cpu": (cpu_seconds(api_proc.pid) - cpu_before)
+                    / (time.time() - wall_before),
+                    "api_rss": peak_rss_mb(api_proc.pid),
+                }
         api_lat.sort()
         return {
+            **extra,
             "rate": n / (last - started),
             "seconds": last - started,
             "rss": rss,
@@ -181,6 +216,25 @@ async def delivery(
             "api_p50": api_lat[len(api_lat) // 2] * 1000,
             "api_max": api_lat[-1] * 1000,
         }
+
+
+async def sent_times(database_url: str) -> list[float]:
+    """When each message became SENT (the status change), oldest first."""
+    await db.connect(database_url)
+    try:
+        rows = await conn().execute_query_dict(
+            "SELECT sent_at FROM message WHERE status = 'SENT' ORDER BY sent_at"
+        )
+    finally:
+        await db.disconnect()
+    return [
+        (
+            r["sent_at"]
+            if isinstance(r["sent_at"], datetime)
+            else datetime.fromisoformat(str(r["sent_at"]))
+        ).timestamp()
+        for r in rows
+    ]
 
 
 async def import_clients(session: aiohttp.ClientSession, url: str, token: str, n: int) -> None:
@@ -261,6 +315,8 @@ async def main(args: argparse.Namespace) -> None:
                     ),
                     (f"duplicates at the probe, {latency} ms", f"{result['dups']}", ""),
                 ]
+            if args.watchers:
+                rows += await live_rows(args, workdir, redis_url)
         fan = await fanout_rows(args.fanout, workdir)
         rows += fan
     width = max(len(r[0]) for r in rows)
@@ -271,12 +327,55 @@ async def main(args: argparse.Namespace) -> None:
     print(json.dumps({"machine": f"{os.cpu_count()} cores", "python": sys.version.split()[0]}))
 
 
+async def live_rows(
+    args: argparse.Namespace, workdir: Path, redis_url: str
+) -> list[tuple[str, str, str]]:
+    results = []
+    for watchers in (0, args.watchers):
+        db_url = os.environ.get("BENCH_DATABASE_URL") or (
+            f"sqlite://{workdir / f'live-{watchers}.sqlite3'}"
+        )
+        env = {
+            **os.environ,
+            "DATABASE_URL": db_url,
+            "REDIS_URL": redis_url,
+            "QUEUE_NAME": f"herald:bench:{secrets.token_hex(3)}",
+            "DATA_DIR": str(workdir),
+        }
+        results.append(await delivery(args.messages, 0, env, workdir, args.in_flight, watchers))
+    alone, watched = results
+    drop = 1 - watched["rate"] / alone["rate"]
+    return [
+        (
+            f"{args.watchers:,} subscribers: all got the final counts",
+            "yes" if watched["final"] else "NO",
+            "FINISHED snapshot with every message SENT",
+        ),
+        (
+            "subscriber lag, status change → arrival",
+            f"p95 {watched['lag_p95']:.0f} ms",
+            f"p50 {watched['lag_p50']:.0f} ms, max {watched['lag_max']:.0f} ms",
+        ),
+        (
+            "delivery rate with / without subscribers",
+            f"{watched['rate']:,.0f} msg/s",
+            f"{alone['rate']:,.0f} msg/s alone: {drop:.0%} slower",
+        ),
+        (
+            "API process during delivery with subscribers",
+            f"{watched['api_cpu']:.0%} CPU",
+            f"peak RSS {watched['api_rss']:.0f} MB",
+        ),
+    ]
+
+
 def parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="make bench")
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--latencies", type=int, nargs="+", default=[0, 100])
     parser.add_argument("--fanout", type=int, default=1_000_000)
     parser.add_argument("--in-flight", type=int, default=512)
+    parser.add_argument("--watchers", type=int, default=1000)
     return parser.parse_args()
 
 

@@ -1,0 +1,104 @@
+"""1,000 dashboards on one API process, watching one mailing being sent at full speed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from websockets.asyncio.client import connect
+from websockets.typing import Subprotocol
+
+SUBSCRIPTION = """subscription($id: ID!) { mailingStats(id: $id) {
+  state total byStatus { status count } } }"""
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Watchers:
+    """n websocket subscribers; each records (arrival time, SENT count, state) per event."""
+
+    def __init__(self, url: str, token: str, mailing_id: int, n: int) -> None:
+        self.url, self.token, self.mailing_id, self.n = url, token, mailing_id, n
+        self.events: list[list[tuple[float, int, str]]] = []
+        self.subscribed = 0
+        self.all_subscribed = asyncio.Event()
+        self.tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        for i in range(0, self.n, 50):  # connect in waves, not all SYNs at once
+            self.tasks += [asyncio.create_task(self._watch()) for _ in range(min(50, self.n - i))]
+            await asyncio.sleep(0.05)
+        await self.all_subscribed.wait()
+
+    async def finish(self, limit: float) -> None:
+        await asyncio.wait_for(asyncio.gather(*self.tasks), limit)
+
+    async def _watch(self) -> None:
+        events: list[tuple[float, int, str]] = []
+        async with connect(
+            self.url,
+            subprotocols=[Subprotocol("graphql-transport-ws")],
+            open_timeout=60,
+            ping_interval=None,
+        ) as ws:
+            await ws.send(
+                json.dumps(
+                    {
+                        "type": "connection_init",
+                        "payload": {"Authorization": f"Bearer {self.token}"},
+                    }
+                )
+            )
+            await ws.recv()
+            await ws.send(
+                json.dumps(
+                    {
+                        "id": "1",
+                        "type": "subscribe",
+                        "payload": {
+                            "query": SUBSCRIPTION,
+                            "variables": {"id": str(self.mailing_id)},
+                        },
+                    }
+                )
+            )
+            subscribed = False
+            async for raw in ws:
+                message: dict[str, Any] = json.loads(raw)
+                if message["type"] == "ping":
+                    await ws.send(json.dumps({"type": "pong"}))
+                elif message["type"] == "next":
+                    stats = message["payload"]["data"]["mailingStats"]
+                    sent = next(s["count"] for s in stats["byStatus"] if s["status"] == "SENT")
+                    events.append((time.time(), sent, stats["state"]))
+                    if not subscribed:
+                        subscribed = True
+                        self.subscribed += 1
+                        if self.subscribed == self.n:
+                            self.all_subscribed.set()
+                elif message["type"] == "complete":
+                    break
+        self.events.append(events)
+
+    def lags(self, acceptances: list[float]) -> list[float]:
+        """Event arrival minus the acceptance that brought SENT to its count."""
+        return [
+            t - acceptances[sent - 1] for events in self.events for t, sent, _ in events if sent > 0
+        ]
+
+    def all_final(self, total: int) -> bool:
+        return len(self.events) == self.n and all(
+            e and e[-1][2] == "FINISHED" and e[-1][1] == total for e in self.events
+        )
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
