@@ -1,4 +1,4 @@
-"""The `herald` command: serve, migrate, token create, probe-sim (and worker, later)."""
+"""The `herald` command: serve, worker, migrate, token create, probe-sim."""
 
 from __future__ import annotations
 
@@ -8,12 +8,31 @@ import contextlib
 import logging
 import os
 import sys
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from tortoise.exceptions import DBConnectionError
 
 from herald import db
 from herald.settings import Settings, SettingsError
 from models.token import ApiToken, Role, create_token
 
 log = logging.getLogger("herald")
+T = TypeVar("T")
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run start-up work; a database that cannot be reached is one clear line, not a
+    traceback (the URL is not printed: it may hold a password)."""
+    try:
+        return asyncio.run(coro)
+    except (DBConnectionError, OSError) as exc:
+        print(
+            f"herald: cannot connect to DATABASE_URL ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0][:200] if str(exc) else 'no detail'})",
+            file=sys.stderr,
+        )
+        raise SystemExit(2) from None
 
 
 def _settings() -> Settings:
@@ -61,7 +80,7 @@ def serve(args: argparse.Namespace) -> None:
 
     settings = _settings()
     setup_logging(settings.log_format, settings.log_level)
-    asyncio.run(_prepare(settings, migrate=not args.no_migrate))
+    _run(_prepare(settings, migrate=not args.no_migrate))
     app = create_app(
         AppState(
             settings=settings,
@@ -112,12 +131,12 @@ def worker(_: argparse.Namespace) -> None:
         finally:
             await db.disconnect()
 
-    asyncio.run(run())
+    _run(run())
 
 
 def migrate(_: argparse.Namespace) -> None:
     settings = _settings()
-    asyncio.run(db.migrate(settings.database_url))
+    _run(db.migrate(settings.database_url))
     print("migrations applied")
 
 
@@ -132,7 +151,7 @@ def token_create(args: argparse.Namespace) -> None:
         finally:
             await db.disconnect()
 
-    print(asyncio.run(run()))
+    print(_run(run()))
 
 
 def build_parser() -> argparse.ArgumentParser:

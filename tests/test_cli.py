@@ -109,3 +109,11 @@ def test_serve_prints_first_run_token_once(
     assert proc.stderr is not None
     output = proc.stderr.read()
     assert output.count(token) == 1
+
+
+def test_unreachable_database_is_one_line(env: dict[str, str]) -> None:
+    result = herald("migrate", env={**env, "DATABASE_URL": "postgres://u:secret@127.0.0.1:9/x"})
+    assert result.returncode == 2
+    assert result.stderr.startswith("herald: cannot connect to DATABASE_URL (")
+    assert "secret" not in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
