@@ -6,11 +6,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+import strawberry
 from graphql import FieldNode, GraphQLError, OperationDefinitionNode, VariableNode
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 from strawberry.types.graphql import OperationType
 
+from gql.errors import domain_error
+from gql.resolvers.clients import parse_id
+from models.errors import DomainError
 from models.mailing import Mailing
 
 
@@ -49,7 +53,11 @@ class CheckSubscriptionTargets(SchemaExtension):
             for field in definition.selection_set.selections:
                 if isinstance(field, FieldNode) and field.name.value == "mailingStats":
                     raw = _argument(field, "id", ctx.variables or {})
-                    if str(raw).isdigit() and not await Mailing.exists(id=int(str(raw))):
+                    try:
+                        mailing_id = parse_id(strawberry.ID(str(raw)))
+                    except DomainError as exc:
+                        return [domain_error(exc)]
+                    if not await Mailing.exists(id=mailing_id):
                         return [
                             GraphQLError(
                                 f"mailing {raw} not found",

@@ -176,7 +176,16 @@ async def delivery(state: AppState) -> AsyncIterator[None]:
 
         async def changed(mailing_id: int, mailing: Mailing | None) -> None:
             if mailing is not None:
-                await enqueue_start(pool, settings.queue_name, mailing)
+                try:
+                    await enqueue_start(pool, settings.queue_name, mailing)
+                except Exception as exc:
+                    # Redis being down must not fail a mutation that succeeded: the sweep
+                    # starts due mailings from the database anyway.
+                    log.warning(
+                        "could not enqueue the start job: %s",
+                        type(exc).__name__,
+                        extra={"mailing_id": mailing_id},
+                    )
             await publish(pool, settings.queue_name, [mailing_id])
 
         state.on_mailing_change = changed

@@ -96,7 +96,7 @@ class Settings:
             max_body_bytes=_int("MAX_BODY_BYTES", env.get("MAX_BODY_BYTES", "5242880"), 1024),
             probe_timeout=_float("PROBE_TIMEOUT", env.get("PROBE_TIMEOUT", "10"), 0.1),
             max_in_flight=_int("MAX_IN_FLIGHT", env.get("MAX_IN_FLIGHT", "512"), 1, 10000),
-            max_rate=_float("MAX_RATE", env.get("MAX_RATE", "0"), 0),
+            max_rate=float(_int("MAX_RATE", env.get("MAX_RATE", "0"), 0)),
             max_attempts=_int("MAX_ATTEMPTS", env.get("MAX_ATTEMPTS", "8"), 1, 100),
             backoff_base=_float("BACKOFF_BASE", env.get("BACKOFF_BASE", "1"), 0.01),
             backoff_cap=_float("BACKOFF_CAP", env.get("BACKOFF_CAP", "60"), 0.01),
@@ -112,6 +112,14 @@ class Settings:
                 o.strip() for o in env.get("ALLOWED_ORIGINS", "").split(",") if o.strip()
             ),
         )
+
+    def __post_init__(self) -> None:
+        if self.lease_seconds <= self.probe_timeout + 1:
+            raise SettingsError(
+                "LEASE_SECONDS",
+                f"must exceed PROBE_TIMEOUT + 1 s ({self.probe_timeout + 1:g}): a lease that"
+                " ends while its send is in flight lets another worker send it again",
+            )
 
     @property
     def is_sqlite(self) -> bool:

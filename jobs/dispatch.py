@@ -73,7 +73,13 @@ class Dispatcher:
         flusher = asyncio.create_task(self._flush_loop())
         try:
             while not self.stopping.is_set():
-                await self._step()
+                try:
+                    await self._step()
+                except Exception:
+                    # A database or Redis hiccup must not end the loop for good (the worker
+                    # would look healthy and send nothing): log, back off, go on.
+                    log.exception("send loop step failed; retrying in 1 s")
+                    await self._idle(1.0)
         finally:
             self.stopping.set()
             if self.in_flight:
@@ -102,6 +108,9 @@ class Dispatcher:
                 await self._idle()
                 return
             limit = 1
+        if self.settings.max_rate > 0:  # tokens first, so no lease ticks while we wait
+            limit = min(limit, max(1, int(self.settings.max_rate)))
+            await self.limiter.acquire(limit)
         now = self.clock()
         scopes = await self._scopes(now)
         lease = now + timedelta(seconds=self.settings.lease_seconds)
@@ -110,11 +119,12 @@ class Dispatcher:
             self.scopes_read = 0.0  # idle: look again for new or resumed mailings next time
             if scopes:
                 await self.flush()
-                await finish_done(now)
+                finished = await finish_done(now)
+                if finished and self.redis is not None:
+                    await publish(self.redis, self.settings.queue_name, finished)
             await self._idle()
             return
         self.touched.update(m.mailing_id for m in claimed)
-        await self.limiter.acquire(len(claimed))
         for message in claimed:
             task = asyncio.create_task(self._send(message))
             self.in_flight.add(task)
@@ -148,15 +158,15 @@ class Dispatcher:
         mailing = self.active.get(message.mailing_id)
         now = self.clock()
         left = (mailing.end_at - now).total_seconds() if mailing else 0.0
-        if left <= self.latency * 1.5 + 0.02:
-            # Too late to expect an answer before the end: do not start the attempt; the
-            # message waits and the sweep expires it when the end passes.
-            self.outcomes.append(Outcome(message.id, S.PENDING, now, None))
+        if mailing is None or left <= self.latency * 1.5 + 0.02:
+            # Too late to expect an answer before the end: no attempt; the message waits
+            # out the end (not claimed again meanwhile) and the sweep expires it.
+            wait = mailing.end_at if mailing else now
+            self.outcomes.append(Outcome(message.id, S.PENDING, wait, None, message.lease_until))
             return
-        assert mailing is not None
         if mailing.window and not is_open(now, mailing.window, zone(message.timezone)):
             opening = next_opening(now, mailing.window, zone(message.timezone))
-            self.outcomes.append(Outcome(message.id, S.PENDING, opening, None))
+            self.outcomes.append(Outcome(message.id, S.PENDING, opening, None, message.lease_until))
             return
         try:
             result = await self.probe.send(
@@ -169,10 +179,14 @@ class Dispatcher:
             )
         except Unauthorized:
             await self.circuit.trip()
-            self.outcomes.append(Outcome(message.id, S.PENDING, self.clock(), "probe: 401/403"))
+            self.outcomes.append(
+                Outcome(message.id, S.PENDING, self.clock(), "probe: 401/403", message.lease_until)
+            )
         except Rejected as exc:
             self._observe(exc.latency)
-            self.outcomes.append(Outcome(message.id, S.FAILED, None, exc.message))
+            self.outcomes.append(
+                Outcome(message.id, S.FAILED, None, exc.message, message.lease_until)
+            )
         except Transient as exc:
             self._observe(exc.latency)
             self.outcomes.append(self._retry(message, exc))
@@ -181,7 +195,9 @@ class Dispatcher:
                 "unexpected error sending message",
                 extra={"message_id": message.id, "mailing_id": message.mailing_id},
             )
-            self.outcomes.append(Outcome(message.id, S.RETRYING, None, "internal error"))
+            self.outcomes.append(
+                Outcome(message.id, S.RETRYING, None, "internal error", message.lease_until)
+            )
         else:
             self._observe(result.latency)
             self.sent.append(message.id)
@@ -194,7 +210,13 @@ class Dispatcher:
 
     def _retry(self, message: Claimed, exc: Transient) -> Outcome:
         if message.attempts >= self.settings.max_attempts:
-            return Outcome(message.id, S.FAILED, None, f"{exc.message} (attempts exhausted)")
+            return Outcome(
+                message.id,
+                S.FAILED,
+                None,
+                f"{exc.message} (attempts exhausted)",
+                message.lease_until,
+            )
         delay = backoff(
             message.attempts,
             self.settings.backoff_base,
@@ -202,7 +224,13 @@ class Dispatcher:
             exc.retry_after,
             self.rand,
         )
-        return Outcome(message.id, S.RETRYING, self.clock() + timedelta(seconds=delay), exc.message)
+        return Outcome(
+            message.id,
+            S.RETRYING,
+            self.clock() + timedelta(seconds=delay),
+            exc.message,
+            message.lease_until,
+        )
 
     async def _flush_loop(self) -> None:
         last_tries = 3  # after stop; what cannot be written then is retried via lease expiry

@@ -64,8 +64,14 @@ async def create_counter_triggers(apps, schema_editor):
     dialect = client.capabilities.dialect
     if dialect not in ("postgres", "sqlite"):
         raise RuntimeError(f"no counter triggers for {dialect}")
-    await client.execute_script(BACKFILL)
-    await client.execute_script(PG_FUNCTION if dialect == "postgres" else SQLITE_TRIGGERS)
+    # One transaction, writers held off, triggers first: no change is counted twice or lost
+    # between the backfill and the triggers (a multi-statement script is one implicit
+    # transaction on PostgreSQL; SQLite gets an explicit one).
+    if dialect == "postgres":
+        await client.execute_script(
+            "LOCK TABLE message IN SHARE ROW EXCLUSIVE MODE;" + PG_FUNCTION + BACKFILL)
+    else:
+        await client.execute_script("BEGIN IMMEDIATE;" + SQLITE_TRIGGERS + BACKFILL + "COMMIT;")
 
 
 class Migration(migrations.Migration):

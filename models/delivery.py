@@ -28,6 +28,7 @@ class Claimed:
     phone: str
     timezone: str
     attempts: int
+    lease_until: datetime  # identifies this claim: outcomes are written only under it
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,15 @@ async def claim(
         p,
     )
     return [
-        Claimed(r["id"], r["mailing_id"], r["client_id"], r["phone"], r["timezone"], r["attempts"])
+        Claimed(
+            r["id"],
+            r["mailing_id"],
+            r["client_id"],
+            r["phone"],
+            r["timezone"],
+            r["attempts"],
+            lease_until,
+        )
         for r in rows
     ]
 
@@ -102,33 +111,50 @@ class Outcome:
     status: MessageStatus  # RETRYING, FAILED or PENDING (released without using an attempt)
     next_attempt_at: datetime | None  # None: now
     error: str | None
+    lease_until: datetime  # the claim this outcome belongs to
+
+
+_CASTS = ("bigint", "varchar", "timestamptz", "varchar", "int", "timestamptz")
+_COLUMNS = ("id", "status", "next_at", "err", "refund", "lease")
+RECORD_CHUNK = 1000
 
 
 async def record(outcomes: Sequence[Outcome], owner: str, now: datetime) -> None:
-    """Write non-SENT outcomes; a release (PENDING) gives the attempt back."""
+    """Write non-SENT outcomes in ONE statement per chunk (a release, PENDING, gives the
+    attempt back). One statement, not one per row: on PostgreSQL each statement fires the
+    counter trigger, and many small ones locked counter rows in arrival order (deadlocks)."""
+    for start in range(0, len(outcomes), RECORD_CHUNK):
+        await _record_chunk(outcomes[start : start + RECORD_CHUNK], owner, now)
+
+
+async def _record_chunk(outcomes: Sequence[Outcome], owner: str, now: datetime) -> None:
     if not outcomes:
         return
     p = Params()
-    sql = (
-        f"UPDATE message SET status = {p(None)}, next_attempt_at = {p(None)},"
-        f" last_error = {p(None)}, updated_at = {p(None)},"
-        f" attempts = attempts - {p(None)}, lease_owner = NULL, lease_until = NULL"
-        f" WHERE id = {p(None)} AND status = 'SENDING' AND lease_owner = {p(None)}"
-    )
-    stamp = _utc(now)
-    rows = [
-        [
+    pg = is_postgres()
+    selects = []
+    for n, o in enumerate(outcomes):
+        values = (
+            o.id,
             o.status.value,
             _utc(o.next_attempt_at or now),
             (o.error or "")[:300] or None,
-            stamp,
             1 if o.status == S.PENDING else 0,
-            o.id,
-            owner,
-        ]
-        for o in outcomes
-    ]
-    await db().execute_many(sql, rows)
+            _utc(o.lease_until),
+        )
+        cells = [p(v) + (f"::{cast}" if pg else "") for v, cast in zip(values, _CASTS, strict=True)]
+        if n == 0:
+            cells = [f"{cell} AS {name}" for cell, name in zip(cells, _COLUMNS, strict=True)]
+        selects.append("SELECT " + ", ".join(cells))
+    stamp = p(_utc(now))
+    await db().execute_query(
+        f"UPDATE message SET status = v.status, next_attempt_at = v.next_at,"
+        f" last_error = v.err, updated_at = {stamp}, attempts = attempts - v.refund,"
+        f" lease_owner = NULL, lease_until = NULL FROM ({' UNION ALL '.join(selects)}) AS v"
+        f" WHERE message.id = v.id AND message.status = 'SENDING'"
+        f" AND message.lease_owner = {p(owner)} AND message.lease_until = v.lease",
+        p.values,
+    )
 
 
 def backoff(

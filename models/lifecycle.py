@@ -16,7 +16,7 @@ from models.mailing import (
     apply_patch,
     check_patch,
 )
-from models.message import Message
+from models.message import Message, MessageStatus
 from models.stats import MailingStat
 from models.transitions import cancel_mailing_messages
 
@@ -56,6 +56,12 @@ async def update_mailing(mailing_id: int, patch: MailingPatch, now: datetime) ->
     )
     if not updated:
         return await update_mailing(mailing_id, patch, now)
+    if "window" in patch.changed() and mailing.state != MailingState.SCHEDULED:
+        # Waits computed for the old window no longer hold: make them due now; the sweep
+        # and the send loop apply the new window per time zone from here.
+        await Message.filter(
+            mailing_id=mailing_id, status=MessageStatus.PENDING, next_attempt_at__gt=now
+        ).update(next_attempt_at=now)
     return await get_mailing(mailing_id)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from enum import StrEnum
 from typing import Any
 
@@ -131,9 +131,11 @@ def validate_text(text: str) -> str:
 
 
 def validate_aware(value: datetime, field: str) -> datetime:
+    """Aware, and converted to UTC: SQLite compares stored times as text, so every stored
+    time must share one offset (a -05:00 endAt would otherwise sort wrongly)."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise InvalidInput(f"{field} must carry a UTC offset (e.g. +03:00 or Z)", field=field)
-    return value
+    return value.astimezone(UTC)
 
 
 def validate_filter(operator_codes: list[str] | None, tags: list[str] | None) -> AudienceFilter:
@@ -161,8 +163,7 @@ def validate_filter(operator_codes: list[str] | None, tags: list[str] | None) ->
 
 
 def validate_period(start_at: datetime, end_at: datetime, now: datetime) -> None:
-    validate_aware(start_at, "startAt")
-    validate_aware(end_at, "endAt")
+    start_at, end_at = validate_aware(start_at, "startAt"), validate_aware(end_at, "endAt")
     if end_at <= start_at:
         raise InvalidInput("endAt must be after startAt", field="endAt")
     if end_at <= now:
@@ -179,7 +180,13 @@ def validate_mailing(
 ) -> MailingData:
     """A new mailing: its end must be after its start and still ahead of `now`."""
     validate_period(start_at, end_at, now)
-    return MailingData(validate_text(text), start_at, end_at, filter, window)
+    return MailingData(
+        validate_text(text),
+        validate_aware(start_at, "startAt"),
+        validate_aware(end_at, "endAt"),
+        filter,
+        window,
+    )
 
 
 def check_patch(mailing: Mailing, patch: MailingPatch, now: datetime) -> None:

@@ -70,11 +70,16 @@ async def schedule_windows(mailing: Mailing, now: datetime) -> None:
                 f"UPDATE message SET status = 'EXPIRED', updated_at = {stamp}"
                 f" WHERE {where} AND status IN {UNSENT}"
             )
-        else:
+        elif opening <= now:  # open now: only messages still waiting for a later opening
+            sql = (
+                f"UPDATE message SET next_attempt_at = {stamp}, updated_at = {stamp}"
+                f" WHERE {where} AND status = 'PENDING' AND next_attempt_at > {stamp}"
+            )
+        else:  # closed: touch only rows whose wait changes (not every row on every sweep)
             at = p(opening.astimezone(UTC))
             sql = (
                 f"UPDATE message SET next_attempt_at = {at}, updated_at = {stamp}"
-                f" WHERE {where} AND (status = 'PENDING'"
+                f" WHERE {where} AND ((status = 'PENDING' AND next_attempt_at <> {at})"
                 f" OR (status = 'RETRYING' AND next_attempt_at < {at}))"
             )
         await db().execute_query(sql, p.values)
@@ -93,13 +98,13 @@ async def expire_ended(now: datetime) -> None:
 
 
 async def cancel_orphans(now: datetime) -> None:
-    """Unsent messages of a cancelled mailing (a send in flight at cancel time that failed
-    transiently) end CANCELLED too."""
+    """Unsent messages of a cancelled mailing or of a deleted client (a send in flight at
+    that moment that then failed transiently) end CANCELLED too."""
     p = Params()
     await db().execute_query(
         f"UPDATE message SET status = 'CANCELLED', updated_at = {p(now.astimezone(UTC))}"
-        f" WHERE status IN {UNSENT} AND mailing_id IN"
-        " (SELECT id FROM mailing WHERE state = 'CANCELLED')",
+        f" WHERE status IN {UNSENT} AND (client_id IS NULL OR mailing_id IN"
+        " (SELECT id FROM mailing WHERE state = 'CANCELLED'))",
         p.values,
     )
 

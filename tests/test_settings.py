@@ -51,3 +51,10 @@ def test_dotenv(tmp_path: Path) -> None:
     env.write_text('# comment\nPORT=9000\nexport HOST="127.0.0.2"\nBROKEN LINE\n')
     assert read_dotenv(env) == {"PORT": "9000", "HOST": "127.0.0.2"}
     assert read_dotenv(tmp_path / "missing") == {}
+
+
+def test_lease_must_outlast_a_probe_request() -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"LEASE_SECONDS": "5", "PROBE_TIMEOUT": "10"})
+    assert caught.value.name == "LEASE_SECONDS"
+    assert Settings.from_env({"LEASE_SECONDS": "12", "PROBE_TIMEOUT": "10"}).lease_seconds == 12

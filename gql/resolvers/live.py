@@ -14,6 +14,7 @@ from gql.resolvers.stats import stats as overall_snapshot
 from gql.types.stats import MailingStats, OverallStats
 from models.errors import DomainError, NotFound
 from models.mailing import ENDED_STATES, Mailing
+from models.message import MessageStatus
 from models.stats import counts_for_mailings
 
 Info = strawberry.Info[Context, None]
@@ -33,6 +34,17 @@ async def read_snapshot(key: int) -> MailingStats | OverallStats | None:
     return MailingStats.build(key, mailing.state, counts)
 
 
+IN_FLIGHT = {MessageStatus.PENDING, MessageStatus.RETRYING, MessageStatus.SENDING}
+
+
+def settled(snapshot: MailingStats) -> bool:
+    """Ended and nothing left that could still change (a cancel may leave sends in flight,
+    whose outcomes must still reach the watcher before the stream completes)."""
+    return snapshot.state in ENDED_STATES and not any(
+        item.count for item in snapshot.by_status if item.status in IN_FLIGHT
+    )
+
+
 def _hub(info: Info) -> Hub:
     if info.context.hub is None:
         raise Unavailable("live statistics need the delivery engine (Redis)")
@@ -49,7 +61,7 @@ async def mailing_stats(info: Info, id: strawberry.ID) -> AsyncGenerator[Mailing
             raise NotFound(f"mailing {mailing_id} not found", field="id")
         watcher.prime(snapshot)
         yield snapshot
-        while snapshot.state not in ENDED_STATES:
+        while not settled(snapshot):
             news = await watcher.next()
             if not isinstance(news, MailingStats):
                 return  # the mailing was deleted

@@ -207,3 +207,22 @@ async def test_delete_client_keeps_messages_with_phone(gql: GQL, database: str) 
         "client": None,
         "mailing": {"id": str(mid)},
     }
+
+
+async def test_end_with_a_negative_offset_is_stored_and_compared_in_utc(
+    gql: GQL, database: str
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    from models.schedule import expire_ended
+
+    mid = int((await create(gql))["id"])
+    await Mailing.filter(id=mid).update(state=MailingState.RUNNING, started_at=datetime.now(UTC))
+    await _message(mid, None, MessageStatus.PENDING)
+    end = datetime.now(UTC) + timedelta(hours=2)
+    local = end.astimezone(ZoneInfo("America/New_York")).isoformat()  # e.g. …-05:00
+    await gql.ok(UPDATE, id=str(mid), input={"endAt": local})
+    await expire_ended(datetime.now(UTC) + timedelta(minutes=30))  # well before the end
+    assert (await Message.get(mailing_id=mid)).status == MessageStatus.PENDING
+    await expire_ended(end + timedelta(seconds=1))
+    assert (await Message.get(mailing_id=mid)).status == MessageStatus.EXPIRED

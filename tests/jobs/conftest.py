@@ -131,7 +131,7 @@ async def engine(
         "SWEEP_INTERVAL": "1",
         "BACKOFF_BASE": "0.05",
         "BACKOFF_CAP": "0.2",
-        "PROBE_TIMEOUT": "2",
+        "PROBE_TIMEOUT": "1.5",
         "MAX_ATTEMPTS": "8",
         "CIRCUIT_TRIAL_SECONDS": "0.3",
     }

@@ -112,6 +112,7 @@ async def test_worker_killed_mid_mailing_loses_nothing(engine: Engine) -> None:
         "MAX_IN_FLIGHT": "20",
         "BATCH_SIZE": "20",
         "LEASE_SECONDS": "2",
+        "PROBE_TIMEOUT": "0.5",
         "LOG_LEVEL": "WARNING",
     }
     queue_env = {"QUEUE_NAME": engine.queue}
