@@ -177,6 +177,7 @@ async def delivery(
                 if time.time() > started:
                     raise RuntimeError("watchers connected too slowly; raise the lead time")
             cpu_before, wall_before = cpu_seconds(api_proc.pid), time.time()
+            own_before = cpu_seconds(os.getpid())
             stats_url = f"{sim_url.rsplit('/v1', 1)[0]}/_sim/stats"
             while True:
                 t0 = time.perf_counter()
@@ -196,7 +197,7 @@ async def delivery(
             extra: dict[str, float] = {}
             if crowd is not None:
                 await crowd.finish(limit=120)
-                lags = crowd.lags(await sent_times(env["DATABASE_URL"]))
+                lags = crowd.lags(await sent_times(env["DATABASE_URL"], crowd.mailing_id))
                 extra = {
                     "lag_p50": percentile(lags, 0.5) * 1000,
                     "lag_p95": percentile(lags, 0.95) * 1000,
@@ -205,6 +206,8 @@ async def delivery(
                     "api_cpu": (cpu_seconds(api_proc.pid) - cpu_before)
                     / (time.time() - wall_before),
                     "api_rss": peak_rss_mb(api_proc.pid),
+                    "client_cpu": (cpu_seconds(os.getpid()) - own_before)
+                    / (time.time() - wall_before),
                 }
         api_lat.sort()
         return {
@@ -218,12 +221,13 @@ async def delivery(
         }
 
 
-async def sent_times(database_url: str) -> list[float]:
-    """When each message became SENT (the status change), oldest first."""
+async def sent_times(database_url: str, mailing_id: int) -> list[float]:
+    """When each message of the mailing became SENT (the status change), oldest first."""
     await db.connect(database_url)
     try:
         rows = await conn().execute_query_dict(
-            "SELECT sent_at FROM message WHERE status = 'SENT' ORDER BY sent_at"
+            "SELECT sent_at FROM message WHERE status = 'SENT' AND mailing_id = "
+            f"{int(mailing_id)} ORDER BY sent_at"
         )
     finally:
         await db.disconnect()
@@ -372,7 +376,7 @@ async def live_rows(
 def parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="make bench")
     parser.add_argument("--messages", type=int, default=100_000)
-    parser.add_argument("--latencies", type=int, nargs="+", default=[0, 100])
+    parser.add_argument("--latencies", type=int, nargs="*", default=[0, 100])
     parser.add_argument("--fanout", type=int, default=1_000_000)
     parser.add_argument("--in-flight", type=int, default=512)
     parser.add_argument("--watchers", type=int, default=1000)

@@ -5,16 +5,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from contextlib import aclosing
 from typing import Any
 
+from graphql import GraphQLError, OperationType, get_operation_ast, parse
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
+    Operation,
+    _OperationStreamClosed,
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
 
+from gql.shared import SharedStreams, stream_key
 from models.token import role_for
 
 PING_EVERY = 20.0
+
+
+def _is_subscription(query: str, name: str | None) -> bool:
+    try:
+        operation = get_operation_ast(parse(query), name)
+    except GraphQLError:
+        return False  # the usual path reports the syntax error
+    return operation is not None and operation.operation == OperationType.SUBSCRIPTION
 
 
 def bearer(header: object) -> str:
@@ -43,6 +56,32 @@ class AuthenticatedTransportWS(BaseGraphQLTransportWSHandler[Any, None]):
         await super().handle_connection_init(message)
         if self.connection_acknowledged and self.ping_task is None:
             self.ping_task = asyncio.create_task(self._ping())
+
+    async def run_operation(self, operation: Operation[Any, None]) -> None:
+        """Subscriptions run once per distinct document and are shared (gql/shared.py);
+        queries and mutations sent over the socket run as usual."""
+        shared: SharedStreams | None = getattr(self.view, "shared_streams", None)
+        if shared is None or not _is_subscription(operation.query, operation.operation_name):
+            await super().run_operation(operation)
+            return
+        key = stream_key(operation.query, operation.variables, operation.operation_name)
+
+        async def start() -> Any:
+            return await self.schema.stream(
+                operation.query,
+                variable_values=operation.variables,
+                context_value=self.context,
+                root_value=self.root_value,
+                operation_name=operation.operation_name,
+            )
+
+        try:
+            source = shared.follow(key, start)
+            async with aclosing(source):
+                await self._send_result_stream(operation, source)
+            await operation.send_operation_message({"id": operation.id, "type": "complete"})
+        except _OperationStreamClosed:
+            return
 
     async def _ping(self) -> None:
         """Protocol-level pings keep idle connections alive through proxies and reveal dead

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from gql.context import Context
 from gql.live import Hub
 from gql.resolvers.live import read_snapshot
 from gql.schema import build_schema
+from gql.shared import SharedStreams
 from gql.websocket import AuthenticatedTransportWS, bearer
 from herald import db
 from herald.clock import utc_now
@@ -55,6 +56,7 @@ class AppState:
     probe_sim: bool = False  # start the probe simulator in-process and send to it
     on_mailing_change: Callable[[int, Mailing | None], Awaitable[None]] | None = None
     hub: Hub | None = None
+    shared_streams: SharedStreams = field(default_factory=SharedStreams)
 
 
 def origin_allowed(scope: Scope, settings: Settings) -> bool:
@@ -81,6 +83,7 @@ class HeraldGraphQL(GraphQL[Context, None]):
         )
         self.state = state
         self.local_assets = assets_available(ROOT)
+        self.shared_streams = state.shared_streams
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and not origin_allowed(scope, self.state.settings):

@@ -205,12 +205,15 @@ async def test_abrupt_disconnects_leave_nothing_behind(engine: Engine, server: S
         conns.append(ws)
     for ws in conns:
         assert (await receive(ws))["type"] == "next"
-    assert hub.counts() == {"pumps": 2, "watchers": 200}
+    # one shared execution per distinct subscription, 200 followers, one hub watcher each
+    assert server.state.shared_streams.counts() == {"streams": 2, "followers": 200}
+    assert hub.counts() == {"pumps": 2, "watchers": 2}
     numsub = await engine.redis.pubsub_numsub(channel(engine.settings.queue_name))
     assert numsub[0][1] == 1  # one Redis subscription for the whole process
     for ws in conns:
         ws.transport.abort()  # no close frame: the peer just vanishes
     await wait_for(lambda: _hub_empty(hub), timeout=20, what="watchers released")
+    assert server.state.shared_streams.counts() == {"streams": 0, "followers": 0}
     await wait_for(lambda: _tasks_back(tasks_before), timeout=20, what="tasks released")
     numsub = await engine.redis.pubsub_numsub(channel(engine.settings.queue_name))
     assert numsub[0][1] == 1
