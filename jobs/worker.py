@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import os
 import secrets
+import signal
 import socket
 from collections.abc import Callable
 from datetime import datetime
@@ -93,16 +94,26 @@ def build_worker(
 
 
 async def stop_worker(worker: Worker, task: asyncio.Task[None] | None = None) -> None:
-    """Stop an arq worker started with handle_signals=False. arq's close() cancels the jobs
-    still running (a sweep: harmless, it is idempotent) and may re-raise their
-    CancelledError; only a cancellation of the caller itself is propagated."""
-    current = asyncio.current_task()
-    try:
-        await worker.close()
-    except asyncio.CancelledError:
-        if current is not None and current.cancelling():
-            raise
+    """Stop an arq worker and run its shutdown, even when jobs were running.
+
+    arq's own close() cancels running jobs (a sweep: harmless, it is idempotent) and then
+    gathers them, which re-raises their CancelledError and skips on_shutdown: the send loop,
+    the probe client and the Redis pool would be left open. So the same steps are done here,
+    collecting the cancelled jobs instead of re-raising."""
+    worker.handle_sig(signal.SIGUSR1)  # cancels running jobs and the main task
     if task is not None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
+    pool = getattr(worker, "_pool", None)
+    if pool is None:
+        return
+    with contextlib.suppress(Exception):
+        await pool.delete(worker.health_check_key)
+    try:
+        if worker.on_shutdown:
+            await worker.on_shutdown(worker.ctx)
+    finally:
+        worker._pool = None
+        await pool.aclose(close_connection_pool=True)
