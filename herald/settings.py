@@ -121,10 +121,6 @@ class Settings:
                 " ends while its send is in flight lets another worker send it again",
             )
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
-
 
 def read_dotenv(path: Path) -> dict[str, str]:
     """Parse a minimal `.env` file: KEY=VALUE lines, `#` comments, optional quotes."""

@@ -1,11 +1,12 @@
-"""The one place message statuses change: compare-and-set UPDATEs over sets of rows.
+"""Message status changes asked for through the API (cancel, client and mailing deletes).
 
-Every change names the statuses it moves from; a row that another worker or request moved
-meanwhile is left alone, so concurrent writers never overwrite each other's outcome."""
+The engine's own changes live beside the statements that need them: claims and outcomes in
+models/delivery.py, the sweep's in models/schedule.py. All of them are compare-and-set UPDATEs
+over sets of rows that name the statuses they move from, so a row another worker or request
+moved meanwhile is left alone."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 
 from models.message import Message, MessageStatus
@@ -24,7 +25,3 @@ async def cancel_mailing_messages(mailing_id: int, now: datetime) -> int:
     return await Message.filter(mailing_id=mailing_id, status__in=UNSENT).update(
         status=MessageStatus.CANCELLED, updated_at=now, lease_owner=None
     )
-
-
-def statuses(values: Iterable[MessageStatus]) -> list[str]:
-    return [v.value for v in values]
