@@ -33,6 +33,19 @@ from models.sql import db as conn
 PY = sys.executable
 
 
+def sim_command(port: int, latency_ms: int) -> list[str]:
+    return [
+        PY,
+        "-m",
+        "herald.cli",
+        "probe-sim",
+        "--port",
+        str(port),
+        "--latency-ms",
+        str(latency_ms),
+    ]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -131,18 +144,8 @@ async def delivery(
         "LOG_LEVEL": "WARNING",
         "MAX_IN_FLIGHT": str(in_flight),
     }
-    sim_args = [
-        PY,
-        "-m",
-        "herald.cli",
-        "probe-sim",
-        "--port",
-        str(sim_port),
-        "--latency-ms",
-        str(latency_ms),
-    ]
     with (
-        process(sim_args, env, workdir / "sim.log"),
+        process(sim_command(sim_port, latency_ms), env, workdir / "sim.log"),
         process(
             [PY, "-m", "herald.cli", "serve", "--no-worker"], env, workdir / "api.log"
         ) as api_proc,
@@ -279,20 +282,7 @@ async def main(args: argparse.Namespace) -> None:
                 }
                 result = await delivery(args.messages, latency, env, workdir, args.in_flight)
                 sim_port = free_port()
-                with process(
-                    [
-                        PY,
-                        "-m",
-                        "herald.cli",
-                        "probe-sim",
-                        "--port",
-                        str(sim_port),
-                        "--latency-ms",
-                        str(latency),
-                    ],
-                    env,
-                    workdir / "ceil.log",
-                ):
+                with process(sim_command(sim_port, latency), env, workdir / "ceil.log"):
                     await wait_http(f"http://127.0.0.1:{sim_port}/_sim/stats")
                     top = await ceiling(
                         f"http://127.0.0.1:{sim_port}/v1",

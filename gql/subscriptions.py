@@ -13,7 +13,7 @@ from strawberry.schema.schema import validate_document
 from strawberry.types.graphql import OperationType
 
 from gql.errors import domain_error
-from gql.resolvers.clients import parse_id
+from gql.ids import parse_id
 from models.errors import DomainError
 from models.mailing import Mailing
 

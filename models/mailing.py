@@ -162,12 +162,16 @@ def validate_filter(operator_codes: list[str] | None, tags: list[str] | None) ->
     return AudienceFilter(tuple(dict.fromkeys(codes)), tuple(dict.fromkeys(clean_tags)))
 
 
-def validate_period(start_at: datetime, end_at: datetime, now: datetime) -> None:
+def validate_period(
+    start_at: datetime, end_at: datetime, now: datetime
+) -> tuple[datetime, datetime]:
+    """Both aware and in UTC; the end after the start and still ahead of `now`."""
     start_at, end_at = validate_aware(start_at, "startAt"), validate_aware(end_at, "endAt")
     if end_at <= start_at:
         raise InvalidInput("endAt must be after startAt", field="endAt")
     if end_at <= now:
         raise InvalidInput("endAt is already in the past", field="endAt")
+    return start_at, end_at
 
 
 def validate_mailing(
@@ -179,14 +183,8 @@ def validate_mailing(
     now: datetime,
 ) -> MailingData:
     """A new mailing: its end must be after its start and still ahead of `now`."""
-    validate_period(start_at, end_at, now)
-    return MailingData(
-        validate_text(text),
-        validate_aware(start_at, "startAt"),
-        validate_aware(end_at, "endAt"),
-        filter,
-        window,
-    )
+    start_at, end_at = validate_period(start_at, end_at, now)
+    return MailingData(validate_text(text), start_at, end_at, filter, window)
 
 
 def check_patch(mailing: Mailing, patch: MailingPatch, now: datetime) -> None:

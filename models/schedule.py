@@ -85,40 +85,47 @@ async def schedule_windows(mailing: Mailing, now: datetime) -> None:
         await db().execute_query(sql, p.values)
 
 
+async def _update_at(now: datetime, sql: str) -> None:
+    """Run one set-based UPDATE whose `{now}` is the sweep's time (UTC, one placeholder)."""
+    p = Params()
+    await db().execute_query(sql.format(now=p(now.astimezone(UTC))), p.values)
+
+
 async def expire_ended(now: datetime) -> None:
     """Messages of mailings whose end has passed can no longer be sent."""
-    p = Params()
-    stamp = p(now.astimezone(UTC))
-    await db().execute_query(
-        f"UPDATE message SET status = 'EXPIRED', updated_at = {stamp}"
-        f" WHERE status IN {UNSENT} AND mailing_id IN (SELECT id FROM mailing"
-        f" WHERE end_at <= {stamp} AND state IN ('RUNNING', 'PAUSED'))",
-        p.values,
+    await _update_at(
+        now,
+        (
+            f"UPDATE message SET status = 'EXPIRED', updated_at = {{now}}"
+            f" WHERE status IN {UNSENT} AND mailing_id IN (SELECT id FROM mailing"
+            " WHERE end_at <= {now} AND state IN ('RUNNING', 'PAUSED'))"
+        ),
     )
 
 
 async def cancel_orphans(now: datetime) -> None:
     """Unsent messages of a cancelled mailing or of a deleted client (a send in flight at
     that moment that then failed transiently) end CANCELLED too."""
-    p = Params()
-    await db().execute_query(
-        f"UPDATE message SET status = 'CANCELLED', updated_at = {p(now.astimezone(UTC))}"
-        f" WHERE status IN {UNSENT} AND (client_id IS NULL OR mailing_id IN"
-        " (SELECT id FROM mailing WHERE state = 'CANCELLED'))",
-        p.values,
+    await _update_at(
+        now,
+        (
+            f"UPDATE message SET status = 'CANCELLED', updated_at = {{now}}"
+            f" WHERE status IN {UNSENT} AND (client_id IS NULL OR mailing_id IN"
+            " (SELECT id FROM mailing WHERE state = 'CANCELLED'))"
+        ),
     )
 
 
 async def reclaim_expired_leases(now: datetime) -> None:
     """A worker that died mid-send leaves SENDING rows; after their lease they are retried
     (the probe sees the same msgId, so it can recognise a repeat)."""
-    p = Params()
-    stamp = p(now.astimezone(UTC))
-    await db().execute_query(
-        f"UPDATE message SET status = 'RETRYING', next_attempt_at = {stamp},"
-        f" lease_owner = NULL, lease_until = NULL, updated_at = {stamp}"
-        f" WHERE status = 'SENDING' AND lease_until < {stamp}",
-        p.values,
+    await _update_at(
+        now,
+        (
+            "UPDATE message SET status = 'RETRYING', next_attempt_at = {now},"
+            " lease_owner = NULL, lease_until = NULL, updated_at = {now}"
+            " WHERE status = 'SENDING' AND lease_until < {now}"
+        ),
     )
 
 

@@ -6,6 +6,7 @@ import strawberry
 
 from gql.audit import audit
 from gql.context import Context
+from gql.ids import parse_id
 from gql.types.client import (
     ClientConnection,
     ClientInput,
@@ -20,19 +21,6 @@ from models.errors import InvalidInput
 from models.pages import keyset_page
 
 Info = strawberry.Info[Context, None]
-
-
-MAX_ID = 2**31 - 1  # ids are 32-bit on PostgreSQL: a larger one is unknown, not a 500
-
-
-def parse_id(value: strawberry.ID, field: str = "id") -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise InvalidInput(f"{field} must be a decimal id", field=field) from None
-    if number <= 0 or number > MAX_ID:
-        raise InvalidInput(f"{field} must be between 1 and {MAX_ID}", field=field)
-    return number
 
 
 def _null(value: object) -> object:

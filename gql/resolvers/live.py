@@ -8,8 +8,8 @@ from collections.abc import AsyncGenerator
 import strawberry
 
 from gql.context import Context
+from gql.ids import parse_id
 from gql.live import OVERALL, Hub
-from gql.resolvers.clients import parse_id
 from gql.resolvers.stats import stats as overall_snapshot
 from gql.types.stats import MailingStats, OverallStats
 from models.errors import DomainError, NotFound

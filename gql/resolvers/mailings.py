@@ -6,7 +6,7 @@ import strawberry
 
 from gql.audit import audit
 from gql.context import Context
-from gql.resolvers.clients import parse_id
+from gql.ids import parse_id
 from gql.types.enums import MailingStateEnum
 from gql.types.mailing import (
     AudienceFilterInput,
