@@ -4,7 +4,11 @@ one pooled probe client, write outcomes back in batches.
 Each worker process runs one loop; several loops (processes, machines) share the work through
 the claim (a compare-and-set UPDATE with a lease, SKIP LOCKED on PostgreSQL), so no message is
 sent twice while its lease holds. Every send re-checks the end time and the client's window
-right before it starts; outcomes are flushed every FLUSH_EVERY seconds."""
+right before it starts; outcomes are flushed every FLUSH_EVERY seconds.
+
+A stop is a drain: nothing new is claimed, the sends in flight are awaited (each bounded by
+PROBE_TIMEOUT), every outcome is written, and only then does `run()` return, so a graceful
+stop never leaves a message the probe accepted to be sent again."""
 
 from __future__ import annotations
 
@@ -21,11 +25,22 @@ from typing import Any
 from herald.events import publish
 from herald.settings import Settings
 from jobs.limits import Circuit, RateLimiter
+from jobs.pacing import Concurrency, RoundTrips, can_finish
 from jobs.probe import ProbeClient, Rejected, Transient, Unauthorized
-from models.delivery import Claimed, Outcome, Scope, backoff, claim, mark_sent, record
+from models.delivery import (
+    Claimed,
+    Outcome,
+    Scope,
+    backoff,
+    claim,
+    fair_shares,
+    mark_sent,
+    record,
+)
 from models.mailing import Mailing, MailingState, Window
 from models.message import MessageStatus as S
 from models.schedule import finish_done, unsent_zones
+from models.stats import unsent_counts
 from models.windows import is_open, next_opening, zone, zones_open
 
 log = logging.getLogger("herald.worker")
@@ -33,6 +48,7 @@ FLUSH_EVERY = 0.05
 IDLE = 0.2
 ZONES_TTL = 5.0
 SCOPES_TTL = 0.2  # running mailings are re-read this often: pause/cancel/edits apply within it
+LAST_FLUSH_RETRY = 10.0  # at a stop, how long outcomes are retried while the database is away
 
 
 @dataclass(frozen=True)
@@ -65,7 +81,10 @@ class Dispatcher:
         self.zones: dict[int, tuple[float, list[str]]] = {}
         self.scopes_read = 0.0
         self.stopping = asyncio.Event()
-        self.latency = 0.0  # moving average of probe round trips, seconds
+        self.drained = asyncio.Event()  # no send in flight any more: the last flush may run
+        self.trips = RoundTrips()
+        self.window = Concurrency(settings.max_in_flight)
+        self.unsent: dict[int, int] = {}  # per running mailing, re-read with the scopes
         self.redis = redis
         self.touched: set[int] = set()  # mailings whose counts changed since the last flush
 
@@ -82,24 +101,34 @@ class Dispatcher:
                     await self._idle(1.0)
         finally:
             self.stopping.set()
-            if self.in_flight:
-                _, late = await asyncio.wait(
-                    self.in_flight, timeout=self.settings.probe_timeout + 1
-                )
-                for task in late:  # their leases expire and the sweep retries them
-                    task.cancel()
-            await flusher  # never cancelled mid-write: it stops after its last flush
+            await self._drain()
+            self.drained.set()
+            await flusher  # never cancelled mid-write: it returns once everything is written
 
     def stop(self) -> None:
         self.stopping.set()
+
+    async def _drain(self) -> None:
+        """Wait for the sends in flight; each is bounded by PROBE_TIMEOUT, so this is too."""
+        if not self.in_flight:
+            return
+        log.info("stopping: waiting for %d sends in flight", len(self.in_flight))
+        _, late = await asyncio.wait(
+            set(self.in_flight), timeout=self.settings.probe_timeout + 1
+        )
+        for task in late:  # not expected: their leases expire and the sweep retries them
+            task.cancel()
+        if late:
+            await asyncio.wait(late)
+            log.warning("stopping: %d sends did not finish in time", len(late))
 
     async def _idle(self, seconds: float = IDLE) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.stopping.wait(), seconds)
 
     async def _step(self) -> None:
-        room = self.settings.max_in_flight - len(self.in_flight)
-        if room < max(1, min(self.settings.batch_size, self.settings.max_in_flight) // 4):
+        room = self.window.size - len(self.in_flight)
+        if room < max(1, min(self.settings.batch_size, self.window.size) // 4):
             await asyncio.wait(self.in_flight, return_when=asyncio.FIRST_COMPLETED)
             return
         limit = min(self.settings.batch_size, room)
@@ -115,6 +144,12 @@ class Dispatcher:
         scopes = await self._scopes(now)
         lease = now + timedelta(seconds=self.settings.lease_seconds)
         claimed = await claim(scopes, now, self.owner, lease, limit) if scopes else []
+        if claimed and self.stopping.is_set():
+            # Stopped while claiming: hand them straight back, attempt unused.
+            self.outcomes.extend(
+                Outcome(m.id, S.PENDING, now, None, m.lease_until) for m in claimed
+            )
+            return
         if not claimed:
             self.scopes_read = 0.0  # idle: look again for new or resumed mailings next time
             if scopes:
@@ -136,6 +171,7 @@ class Dispatcher:
                 "id", "text", "end_at", "window_start", "window_end"
             )
             self.active = {m.id: Active(m.id, m.text, m.end_at, m.window) for m in rows}
+            self.unsent = await unsent_counts(list(self.active)) if len(rows) > 1 else {}
             self.scopes_read = time.monotonic()
         scopes = []
         for mailing in self.active.values():
@@ -145,7 +181,21 @@ class Dispatcher:
             open_zones = zones_open(now, mailing.window, await self._zones(mailing.id))
             if open_zones:
                 scopes.append(Scope(mailing.id, frozenset(open_zones)))
-        return scopes
+        return self._share(scopes, now)
+
+    def _share(self, scopes: list[Scope], now: datetime) -> list[Scope]:
+        """Several mailings running: each claim is split by urgency (models.delivery)."""
+        if len(scopes) < 2:
+            return scopes
+        demand = {
+            s.mailing_id: (
+                self.unsent.get(s.mailing_id, 0),
+                (self.active[s.mailing_id].end_at - now).total_seconds(),
+            )
+            for s in scopes
+        }
+        shares = fair_shares(self.settings.batch_size, demand)
+        return [Scope(s.mailing_id, s.open_zones, shares[s.mailing_id]) for s in scopes]
 
     async def _zones(self, mailing_id: int) -> list[str]:
         cached = self.zones.get(mailing_id)
@@ -158,7 +208,7 @@ class Dispatcher:
         mailing = self.active.get(message.mailing_id)
         now = self.clock()
         left = (mailing.end_at - now).total_seconds() if mailing else 0.0
-        if mailing is None or left <= self.latency * 1.5 + 0.02:
+        if mailing is None or not can_finish(left, self.trips):
             # Too late to expect an answer before the end: no attempt; the message waits
             # out the end (not claimed again meanwhile) and the sweep expires it.
             wait = mailing.end_at if mailing else now
@@ -169,12 +219,13 @@ class Dispatcher:
             self.outcomes.append(Outcome(message.id, S.PENDING, opening, None, message.lease_until))
             return
         try:
+            # The full timeout, not what is left before the end: an attempt started in time
+            # has its answer recorded whenever it comes, so an accepted message is SENT.
             result = await self.probe.send(
                 message.id,
                 message.phone,
                 mailing.text,
                 attempt=message.attempts,
-                deadline=left,
                 log_extra={"mailing_id": message.mailing_id, "client_id": message.client_id},
             )
         except Unauthorized:
@@ -188,7 +239,10 @@ class Dispatcher:
                 Outcome(message.id, S.FAILED, None, exc.message, message.lease_until)
             )
         except Transient as exc:
-            self._observe(exc.latency)
+            if exc.status is None:  # timeout or no connection: not a round trip
+                self.window.lost()
+            else:
+                self._observe(exc.latency)
             self.outcomes.append(self._retry(message, exc))
         except Exception:
             log.exception(
@@ -206,7 +260,8 @@ class Dispatcher:
 
     def _observe(self, latency: float | None) -> None:
         if latency is not None:
-            self.latency = latency if not self.latency else 0.9 * self.latency + 0.1 * latency
+            self.trips.observe(latency)
+        self.window.answered()
 
     def _retry(self, message: Claimed, exc: Transient) -> Outcome:
         if message.attempts >= self.settings.max_attempts:
@@ -233,16 +288,27 @@ class Dispatcher:
         )
 
     async def _flush_loop(self) -> None:
-        last_tries = 3  # after stop; what cannot be written then is retried via lease expiry
-        while last_tries:
-            if self.stopping.is_set():
-                last_tries -= 1
+        """Write outcomes every FLUSH_EVERY seconds until the drain is over and nothing is left;
+        a database that is away at the stop is retried for LAST_FLUSH_RETRY seconds, after
+        which the unwritten messages' leases expire and the sweep retries them."""
+        give_up_at: float | None = None
+        while True:
+            drained = self.drained.is_set()
             try:
                 await self.flush()
             except Exception:
                 log.exception("could not write send outcomes; will retry")
-            if self.stopping.is_set() and not (self.sent or self.outcomes):
-                return
+                if drained:
+                    give_up_at = give_up_at or time.monotonic() + LAST_FLUSH_RETRY
+                    if time.monotonic() > give_up_at:
+                        log.error(
+                            "stopping with %d outcomes unwritten: retried after their lease",
+                            len(self.sent) + len(self.outcomes),
+                        )
+                        return
+            else:
+                if drained and not (self.sent or self.outcomes):
+                    return
             await asyncio.sleep(FLUSH_EVERY)
 
     async def flush(self) -> None:

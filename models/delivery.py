@@ -38,43 +38,61 @@ class Scope:
 
     mailing_id: int
     open_zones: frozenset[str] | None
+    share: int | None = None  # at most this many of the claim (None: the whole limit)
+
+
+def fair_shares(limit: int, demand: dict[int, tuple[int, float]]) -> dict[int, int]:
+    """Split one claim of `limit` messages between running mailings, weighted by the rate each
+    needs to finish in time: unsent messages / seconds left (`demand[id] = (unsent, left)`).
+    A short mailing created during a long one gets most of the capacity until it catches up,
+    instead of waiting behind the long one's queue; every mailing gets at least one per claim,
+    so none starves."""
+    weights = {mid: unsent / max(left, 1.0) for mid, (unsent, left) in demand.items()}
+    total = sum(weights.values())
+    if total <= 0:
+        even = max(1, limit // max(1, len(demand)))
+        return dict.fromkeys(demand, even)
+    return {mid: max(1, int(limit * w / total)) for mid, w in weights.items()}
 
 
 def _utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-def _scope_sql(scopes: Sequence[Scope], p: Params) -> str:
-    unwindowed = [s.mailing_id for s in scopes if s.open_zones is None]
-    parts = [f"mailing_id IN ({p.many(unwindowed)})"] if unwindowed else []
-    for scope in scopes:
-        if scope.open_zones:
-            parts.append(
-                f"(mailing_id = {p(scope.mailing_id)}"
-                f" AND timezone IN ({p.many(sorted(scope.open_zones))}))"
-            )
-    return " OR ".join(parts)
+def _scope_sql(scope: Scope, p: Params) -> str:
+    if scope.open_zones is None:
+        return f"mailing_id = {p(scope.mailing_id)}"
+    return (
+        f"mailing_id = {p(scope.mailing_id)}"
+        f" AND timezone IN ({p.many(sorted(scope.open_zones))})"
+    )
 
 
 async def claim(
     scopes: Sequence[Scope], now: datetime, owner: str, lease_until: datetime, limit: int
 ) -> list[Claimed]:
-    """One statement claims up to `limit` due messages; on PostgreSQL `SKIP LOCKED` lets
-    concurrent workers claim disjoint batches instead of queueing on the same rows."""
+    """One statement claims up to `limit` due messages, each scope up to its share (one
+    sub-select per mailing, so one mailing's queue cannot fill the whole claim); on PostgreSQL
+    `SKIP LOCKED` lets concurrent workers claim disjoint batches instead of queueing on the
+    same rows."""
+    scopes = [s for s in scopes if s.open_zones is None or s.open_zones]
+    if not scopes:
+        return []
     p = Params()
     head = (
         f"UPDATE message SET status = 'SENDING', lease_owner = {p(owner)},"
         f" lease_until = {p(_utc(lease_until))}, attempts = attempts + 1,"
         f" updated_at = {(stamp := p(_utc(now)))}"
     )
-    scope = _scope_sql(scopes, p)
-    if not scope:
-        return []
     lock = " FOR UPDATE SKIP LOCKED" if is_postgres() else ""
+    picks = [
+        f"SELECT id FROM (SELECT id FROM message WHERE status IN {UNSENT_SQL}"
+        f" AND next_attempt_at <= {stamp} AND {_scope_sql(scope, p)}"
+        f" LIMIT {p(min(limit, scope.share or limit))}{lock}) AS s{n}"
+        for n, scope in enumerate(scopes)
+    ]
     rows = await fetch(
-        f"{head} WHERE id IN (SELECT id FROM message WHERE status IN {UNSENT_SQL}"
-        f" AND next_attempt_at <= {stamp} AND ({scope}) LIMIT {p(limit)}{lock})"
-        f" AND status IN {UNSENT_SQL}"
+        f"{head} WHERE id IN ({' UNION ALL '.join(picks)}) AND status IN {UNSENT_SQL}"
         " RETURNING id, mailing_id, client_id, phone, timezone, attempts",
         p,
     )

@@ -79,3 +79,19 @@ async def overall_counts() -> tuple[Counts, list[MailingCounts]]:
         if row["mailing_id"] in per:
             per[row["mailing_id"]].by_status[status] = int(row["n"])
     return total, [MailingCounts(mid, MailingState(state), per[mid]) for mid, state in mailings]
+
+
+async def unsent_counts(mailing_ids: Sequence[int]) -> dict[int, int]:
+    """PENDING + RETRYING per mailing, from the counters: what each still has to send."""
+    result = dict.fromkeys(mailing_ids, 0)
+    if not mailing_ids:
+        return result
+    p = Params()
+    rows = await fetch(
+        "SELECT mailing_id, n FROM mailing_stat WHERE status IN ('PENDING', 'RETRYING')"
+        f" AND mailing_id IN ({p.many(list(mailing_ids))})",
+        p,
+    )
+    for row in rows:
+        result[int(row["mailing_id"])] += int(row["n"])
+    return result

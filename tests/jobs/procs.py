@@ -1,0 +1,67 @@
+"""Herald processes under test: `herald worker` / `herald serve` as real subprocesses, signalled
+like an operator or a deploy would (SIGTERM, SIGINT, SIGKILL)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tests.jobs.conftest import Engine
+
+
+def herald_env(engine: Engine, **overrides: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        **engine.env,
+        "QUEUE_NAME": engine.queue,
+        "LOG_LEVEL": "WARNING",
+        **overrides,
+    }
+
+
+def spawn(engine: Engine, log: Path, *args: str, **overrides: str) -> subprocess.Popen[bytes]:
+    """Start `herald ARGS` with the engine's settings; its output goes to `log` (read it when
+    a test fails: a traceback there is the first clue)."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "herald.cli", *args],
+            env=herald_env(engine, **overrides),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+async def stop(
+    process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 30
+) -> int:
+    """Signal and wait without blocking the event loop (the probe simulator runs on it and
+    must go on answering the sends being drained); a process that does not exit in time is
+    killed and the test fails."""
+    if process.poll() is None:
+        process.send_signal(sig)
+    deadline = time.monotonic() + timeout
+    while process.poll() is None:
+        if time.monotonic() > deadline:
+            process.kill()
+            process.wait()
+            raise AssertionError(f"process did not exit within {timeout}s of {sig!r}")
+        await asyncio.sleep(0.05)
+    return process.returncode
+
+
+@contextmanager
+def running(process: subprocess.Popen[bytes]) -> Iterator[subprocess.Popen[bytes]]:
+    """Whatever happens in the test, the process does not outlive it."""
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

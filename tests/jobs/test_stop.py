@@ -1,0 +1,56 @@
+"""A graceful stop (Ctrl-C, a deploy's SIGTERM) of a process that is sending: it claims nothing
+new, waits for the sends in flight, writes every outcome and only then exits, so the next
+process re-sends nothing."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import pytest
+
+from models.message import Message, MessageStatus
+from tests.jobs.conftest import Engine, all_final, counters_match_messages, wait_for
+from tests.jobs.procs import running, spawn, stop
+from tests.jobs.test_delivery import _counts, _sim_at_least, accepted, clients, mailing
+
+CASES = [
+    ("worker", signal.SIGTERM),
+    ("worker", signal.SIGINT),
+    ("serve", signal.SIGTERM),
+    ("serve", signal.SIGINT),
+]
+
+
+@pytest.mark.parametrize(("command", "sig"), CASES, ids=lambda c: getattr(c, "name", c))
+async def test_graceful_stop_mid_mailing_then_restart_sends_nothing_twice(
+    engine: Engine, tmp_path: Path, command: str, sig: signal.Signals
+) -> None:
+    n = 5000
+    await clients(engine, n)
+    # Slow answers keep hundreds of sends in flight when the signal arrives (512 by default).
+    engine.configure(latency_ms=300, jitter_ms=100)
+    args = ["worker"] if command == "worker" else ["serve", "--port", "0", "--no-migrate"]
+    log = tmp_path / "herald.log"
+    first = spawn(engine, log, *args, PROBE_TIMEOUT="10", LEASE_SECONDS="12")
+    with running(first):
+        mid = await mailing(engine)
+        await wait_for(lambda: _sim_at_least(engine, 600), timeout=60, what="sending under way")
+        in_flight = engine.sim.state.in_flight
+        # uvicorn re-raises the signal once its graceful shutdown is done: exit by it is fine.
+        assert await stop(first, sig) in (0, -sig), log.read_text()
+    assert in_flight > 50, "the signal must arrive while sends are in flight"
+    sent_before = len(accepted(engine))
+    assert sent_before < n
+    # Every answer the probe gave was written before the process exited: no lease left behind.
+    assert not await Message.filter(mailing_id=mid, status=MessageStatus.SENDING).exists()
+    assert await Message.filter(mailing_id=mid, status=MessageStatus.SENT).count() == sent_before
+
+    second = spawn(engine, log, "worker")
+    with running(second):
+        await wait_for(lambda: all_final(mid), timeout=90, what="the restarted worker finishes")
+        await stop(second)
+    assert await _counts(mid) == {"SENT": n}
+    assert engine.sim.state.stats()["duplicates"] == 0
+    assert len(accepted(engine)) == n
+    assert await counters_match_messages()
