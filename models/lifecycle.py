@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from tortoise.transactions import in_transaction
-
 from models.errors import IllegalTransition, NotFound
 from models.mailing import (
     ENDED_STATES,
@@ -17,6 +15,7 @@ from models.mailing import (
     check_patch,
 )
 from models.message import Message, MessageStatus
+from models.sql import write_transaction
 from models.stats import MailingStat
 from models.transitions import cancel_mailing_messages
 
@@ -65,16 +64,16 @@ async def update_mailing(mailing_id: int, patch: MailingPatch, now: datetime) ->
     return await get_mailing(mailing_id)
 
 
+@write_transaction
 async def delete_mailing(mailing_id: int, now: datetime) -> None:
     """Stop first (no new sends are claimed), then delete the mailing and its messages."""
-    async with in_transaction():
-        mailing = await get_mailing(mailing_id)
-        if mailing.state not in ENDED_STATES:
-            await Mailing.filter(id=mailing_id).update(state=S.CANCELLED, finished_at=now)
-            await cancel_mailing_messages(mailing_id, now)
-        await Message.filter(mailing_id=mailing_id).delete()
-        await MailingStat.filter(mailing_id=mailing_id).delete()
-        await Mailing.filter(id=mailing_id).delete()
+    mailing = await get_mailing(mailing_id)
+    if mailing.state not in ENDED_STATES:
+        await Mailing.filter(id=mailing_id).update(state=S.CANCELLED, finished_at=now)
+        await cancel_mailing_messages(mailing_id, now)
+    await Message.filter(mailing_id=mailing_id).delete()
+    await MailingStat.filter(mailing_id=mailing_id).delete()
+    await Mailing.filter(id=mailing_id).delete()
 
 
 async def _move(
@@ -102,15 +101,15 @@ async def resume_mailing(mailing_id: int, now: datetime) -> Mailing:
     return await _move(mailing_id, (S.PAUSED,), target, "resume", updated_at=now)
 
 
+@write_transaction
 async def cancel_mailing(mailing_id: int, now: datetime) -> Mailing:
-    async with in_transaction():
-        mailing = await _move(
-            mailing_id,
-            (S.SCHEDULED, S.RUNNING, S.PAUSED),
-            S.CANCELLED,
-            "cancel",
-            finished_at=now,
-            updated_at=now,
-        )
-        await cancel_mailing_messages(mailing_id, now)
+    mailing = await _move(
+        mailing_id,
+        (S.SCHEDULED, S.RUNNING, S.PAUSED),
+        S.CANCELLED,
+        "cancel",
+        finished_at=now,
+        updated_at=now,
+    )
+    await cancel_mailing_messages(mailing_id, now)
     return mailing
