@@ -15,7 +15,7 @@ from tortoise.models import Model
 
 from models.errors import Conflict, InvalidInput, NotFound
 from models.message import Message
-from models.sql import write_transaction
+from models.sql import lock_messages, write_transaction
 from models.transitions import cancel_client_messages
 
 PHONE_RE = re.compile(r"^7\d{10}$")
@@ -139,8 +139,10 @@ async def update_client(client_id: int, patch: ClientPatchData) -> Client:
 async def delete_client(client_id: int, now: datetime) -> None:
     """Delete a client; its unsent messages are cancelled and its sent ones keep the phone
     (client set to NULL here: the table has no FK constraint), so statistics and history
-    survive."""
+    survive. Its messages are locked in id order first, as every writer of messages does
+    (the worker may be writing outcomes for them meanwhile)."""
     await get_client(client_id)
+    await lock_messages("client_id", client_id)
     await cancel_client_messages(client_id, now)
     await Message.filter(client_id=client_id).update(client_id=None)
     await Client.filter(id=client_id).delete()

@@ -59,6 +59,22 @@ async def fetch(sql: str, params: Params) -> list[dict[str, Any]]:
     return list(await db().execute_query_dict(sql, params.values))
 
 
+async def lock_messages(column: str, value: int) -> None:
+    """Lock every message whose `column` (a fixed name) equals `value`, in id order, before
+    touching any of them. Every writer of messages takes their row locks in id order (the
+    worker's outcomes too, models/delivery.py), and only then, through the counter triggers,
+    mailing_stat rows: with one order there is no deadlock. On SQLite a write transaction
+    already holds the database's only write lock, so there is nothing to do."""
+    if not is_postgres():
+        return
+    p = Params()
+    await fetch(
+        f"SELECT COUNT(*) AS n FROM (SELECT id FROM message WHERE {column} = {p(value)}"
+        " ORDER BY id FOR UPDATE) AS locked",
+        p,
+    )
+
+
 # Lock conflicts a transaction may lose and win on a second try: PostgreSQL's deadlock_detected
 # and serialization_failure, and SQLite's busy/locked once its busy timeout has run out.
 RETRY_SQLSTATES = frozenset({"40P01", "40001"})

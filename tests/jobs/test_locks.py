@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import pytest
 
 from models.client import Client
 from models.message import Message
+from tests.conftest import BACKENDS
 from tests.jobs.conftest import Engine, all_final, counters_match_messages, wait_for
 from tests.jobs.test_delivery import _sim_at_least, clients, mailing
 
@@ -72,9 +74,14 @@ class Calls:
         return ordered[int(len(ordered) * 0.99)] if ordered else 0.0
 
 
+def api_retries(caplog: pytest.LogCaptureFixture) -> int:
+    """Write transactions this process re-ran after a lock conflict (see models/sql.py)."""
+    return sum(r.name == "models.sql" and "lock conflict" in r.message for r in caplog.records)
+
+
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_sqlite_api_writes_never_see_a_locked_database(
-    engine: Engine, tmp_path: Path
+    engine: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     await clients(engine, 3000, tag="audience")
     await clients(engine, 400, tag="spare", start=5000)
@@ -98,7 +105,42 @@ async def test_sqlite_api_writes_never_see_a_locked_database(
 
         await asyncio.gather(*(operator(n) for n in range(20)))
         await wait_for(lambda: all_final(mid), timeout=120, what="mailing delivered")
-    print(f"\nSQLite API calls: {len(calls.latencies)}, p99 {calls.p99() * 1000:.0f} ms")
+    print(
+        f"\nSQLite API calls: {len(calls.latencies)}, p99 {calls.p99() * 1000:.0f} ms,"
+        f" retried: {api_retries(caplog)}"
+    )
     assert calls.failures() == {}, calls.errors[:3]
     assert await Message.filter(mailing_id=mid).count() == 3000
     assert await counters_match_messages()
+
+
+if "postgres" in BACKENDS:  # PostgreSQL only: without TEST_DATABASE_URL it is not collected
+
+    @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+    async def test_postgres_deleting_running_mailings_never_deadlocks(
+        engine: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        await clients(engine, 5000)
+        engine.configure(latency_ms=20, jitter_ms=20, error_rate=0.2)
+        log = tmp_path / "worker.log"
+        deleted = Calls()
+        with worker_process(engine, log, MAX_IN_FLIGHT="300", BATCH_SIZE="100"):
+            for _ in range(10):
+                mid = await mailing(engine)
+                target = len(engine.sim.state.deliveries) + 600
+                await wait_for(partial(_sim_at_least, engine, target), 60, "sending under way")
+                await deleted.run(engine, DELETE_MAILING, id=str(mid))
+                if not deleted.errors:
+                    assert not await Message.filter(mailing_id=mid).exists()
+            await asyncio.sleep(1.0)  # outcomes in flight at the last delete are written
+        worker_errors = log.read_text()
+        print(
+            f"\ndeleteMailing: {len(deleted.errors)} of {len(deleted.latencies)} failed,"
+            f" p99 {deleted.p99() * 1000:.0f} ms;"
+            f" worker deadlocks: {worker_errors.count('deadlock detected')},"
+            f" worker retries: {worker_errors.count('lock conflict')},"
+            f" API retries: {api_retries(caplog)}"
+        )
+        assert deleted.failures() == {}, deleted.errors[:3]
+        assert "deadlock" not in worker_errors
+        assert await counters_match_messages()
