@@ -6,7 +6,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from tortoise import Tortoise, connections
+from tortoise import Tortoise
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.migrations.api import migrate as migrate_api
 
@@ -19,9 +20,24 @@ MODEL_MODULES = [
 ]
 
 
+# SQLite pragmas set on every connection tortoise opens. A writer waits this long for another
+# process's write to commit before SQLite answers "database is locked"; write transactions take
+# the lock up front (models/sql.py write_transaction), so waiting is all they ever need to do.
+SQLITE_BUSY_TIMEOUT_MS = 5_000
+SQLITE_PRAGMAS = {"busy_timeout": SQLITE_BUSY_TIMEOUT_MS, "synchronous": "NORMAL"}
+
+
+def connection_config(database_url: str) -> str | dict[str, Any]:
+    if not database_url.startswith("sqlite"):
+        return database_url
+    config = expand_db_url(database_url)
+    config["credentials"] = {**SQLITE_PRAGMAS, **config["credentials"]}  # the URL's win
+    return config
+
+
 def tortoise_config(database_url: str) -> dict[str, Any]:
     return {
-        "connections": {"default": database_url},
+        "connections": {"default": connection_config(database_url)},
         "apps": {
             "models": {
                 "models": MODEL_MODULES,
@@ -55,9 +71,6 @@ async def connect(database_url: str) -> None:
     # tortoise 1.x keeps its state in a contextvar; uvicorn runs requests in tasks that do
     # not inherit the lifespan's context, so the global fallback must be on.
     await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
-    if database_url.startswith("sqlite"):
-        conn = connections.get("default")
-        await conn.execute_script("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
 
 
 async def disconnect() -> None:

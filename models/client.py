@@ -12,10 +12,10 @@ from zoneinfo import available_timezones
 from tortoise import fields
 from tortoise.exceptions import IntegrityError
 from tortoise.models import Model
-from tortoise.transactions import in_transaction
 
 from models.errors import Conflict, InvalidInput, NotFound
 from models.message import Message
+from models.sql import lock_messages, write_transaction
 from models.transitions import cancel_client_messages
 
 PHONE_RE = re.compile(r"^7\d{10}$")
@@ -135,15 +135,17 @@ async def update_client(client_id: int, patch: ClientPatchData) -> Client:
     return client
 
 
+@write_transaction
 async def delete_client(client_id: int, now: datetime) -> None:
     """Delete a client; its unsent messages are cancelled and its sent ones keep the phone
     (client set to NULL here: the table has no FK constraint), so statistics and history
-    survive."""
-    async with in_transaction():
-        await get_client(client_id)
-        await cancel_client_messages(client_id, now)
-        await Message.filter(client_id=client_id).update(client_id=None)
-        await Client.filter(id=client_id).delete()
+    survive. Its messages are locked in id order first, as every writer of messages does
+    (the worker may be writing outcomes for them meanwhile)."""
+    await get_client(client_id)
+    await lock_messages("client_id", client_id)
+    await cancel_client_messages(client_id, now)
+    await Message.filter(client_id=client_id).update(client_id=None)
+    await Client.filter(id=client_id).delete()
 
 
 @dataclass(frozen=True)
@@ -184,17 +186,21 @@ async def import_clients(rows: Sequence[RawClient]) -> ImportOutcome:
         chunk = phones[start : start + _UPSERT_CHUNK]
         found = await Client.filter(phone__in=chunk).values_list("phone", flat=True)
         existing.update(str(phone) for phone in found)
-    async with in_transaction():
-        await Client.bulk_create(
-            [
-                Client(phone=d.phone, operator_code=d.operator_code, tag=d.tag, timezone=d.timezone)
-                for d in valid.values()
-            ],
-            batch_size=_UPSERT_CHUNK,
-            on_conflict=["phone"],
-            update_fields=["operator_code", "tag", "timezone", "updated_at"],
-        )
+    await _upsert(list(valid.values()))
     return ImportOutcome(len(phones) - len(existing), len(existing), errors)
+
+
+@write_transaction
+async def _upsert(clients: Sequence[ClientData]) -> None:
+    await Client.bulk_create(
+        [
+            Client(phone=d.phone, operator_code=d.operator_code, tag=d.tag, timezone=d.timezone)
+            for d in clients
+        ],
+        batch_size=_UPSERT_CHUNK,
+        on_conflict=["phone"],
+        update_fields=["operator_code", "tag", "timezone", "updated_at"],
+    )
 
 
 @dataclass(frozen=True)

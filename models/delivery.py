@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from models.message import MessageStatus
-from models.sql import Params, db, fetch, is_postgres
+from models.sql import Params, db, fetch, is_postgres, write_transaction
 
 S = MessageStatus
 UNSENT_SQL = "('PENDING', 'RETRYING')"
@@ -110,15 +110,29 @@ async def claim(
     ]
 
 
+def _ids_locked_in_order(ids: Sequence[int], p: Params) -> str:
+    """`id IN (…)` that, on PostgreSQL, first locks the rows in id order: a delete locks a
+    mailing's or client's messages in the same order (models/sql.py lock_messages), so an
+    outcome written meanwhile waits for it, or it for the outcome, but never both."""
+    listed = p.many(list(ids))
+    if not is_postgres():
+        return f"id IN ({listed})"
+    return f"id IN (SELECT id FROM message WHERE id IN ({listed}) ORDER BY id FOR UPDATE)"
+
+
 async def mark_sent(ids: Sequence[int], now: datetime) -> None:
-    if not ids:
-        return
+    if ids:
+        await _mark_sent(ids, now)
+
+
+@write_transaction
+async def _mark_sent(ids: Sequence[int], now: datetime) -> None:
     p = Params()
     stamp = p(_utc(now))
     await db().execute_query(
         f"UPDATE message SET status = 'SENT', sent_at = {stamp}, updated_at = {stamp},"
         " lease_owner = NULL, lease_until = NULL, last_error = NULL"
-        f" WHERE id IN ({p.many(list(ids))}) AND status IN {NOT_FINAL_SQL}",
+        f" WHERE {_ids_locked_in_order(ids, p)} AND status IN {NOT_FINAL_SQL}",
         p.values,
     )
 
@@ -145,6 +159,7 @@ async def record(outcomes: Sequence[Outcome], owner: str, now: datetime) -> None
         await _record_chunk(outcomes[start : start + RECORD_CHUNK], owner, now)
 
 
+@write_transaction
 async def _record_chunk(outcomes: Sequence[Outcome], owner: str, now: datetime) -> None:
     if not outcomes:
         return
@@ -169,7 +184,8 @@ async def _record_chunk(outcomes: Sequence[Outcome], owner: str, now: datetime) 
         f"UPDATE message SET status = v.status, next_attempt_at = v.next_at,"
         f" last_error = v.err, updated_at = {stamp}, attempts = attempts - v.refund,"
         f" lease_owner = NULL, lease_until = NULL FROM ({' UNION ALL '.join(selects)}) AS v"
-        f" WHERE message.id = v.id AND message.status = 'SENDING'"
+        f" WHERE message.{_ids_locked_in_order([o.id for o in outcomes], p)}"
+        " AND message.id = v.id AND message.status = 'SENDING'"
         f" AND message.lease_owner = {p(owner)} AND message.lease_until = v.lease",
         p.values,
     )

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from tortoise.transactions import in_transaction
-
 from models.errors import IllegalTransition, NotFound
 from models.mailing import (
-    ENDED_STATES,
     Mailing,
     MailingData,
     MailingPatch,
@@ -17,6 +14,7 @@ from models.mailing import (
     check_patch,
 )
 from models.message import Message, MessageStatus
+from models.sql import lock_messages, write_transaction
 from models.stats import MailingStat
 from models.transitions import cancel_mailing_messages
 
@@ -65,16 +63,25 @@ async def update_mailing(mailing_id: int, patch: MailingPatch, now: datetime) ->
     return await get_mailing(mailing_id)
 
 
+@write_transaction
 async def delete_mailing(mailing_id: int, now: datetime) -> None:
-    """Stop first (no new sends are claimed), then delete the mailing and its messages."""
-    async with in_transaction():
-        mailing = await get_mailing(mailing_id)
-        if mailing.state not in ENDED_STATES:
-            await Mailing.filter(id=mailing_id).update(state=S.CANCELLED, finished_at=now)
-            await cancel_mailing_messages(mailing_id, now)
-        await Message.filter(mailing_id=mailing_id).delete()
-        await MailingStat.filter(mailing_id=mailing_id).delete()
-        await Mailing.filter(id=mailing_id).delete()
+    """Delete a mailing with its messages and counters, in whatever state, in one transaction:
+    its commit is also the stop (the worker finds nothing more to claim, and an outcome for a
+    message already gone matches no row).
+
+    A running mailing's messages are being written by the worker meanwhile, so locks are taken
+    in the one order every writer of messages uses: the mailing row, then its message rows in
+    id order (models/delivery.py writes outcomes in id order too), and only then the counter
+    rows the message triggers update. Nothing is cancelled before the delete: every change to
+    a message also locks counter rows, and holding those while waiting for message rows the
+    worker holds is how this deadlocked."""
+    mailing = await Mailing.select_for_update().get_or_none(id=mailing_id)
+    if mailing is None:
+        raise NotFound(f"mailing {mailing_id} not found", field="id")
+    await lock_messages("mailing_id", mailing_id)
+    await Message.filter(mailing_id=mailing_id).delete()
+    await MailingStat.filter(mailing_id=mailing_id).delete()  # after: the delete updates them
+    await Mailing.filter(id=mailing_id).delete()
 
 
 async def _move(
@@ -102,15 +109,16 @@ async def resume_mailing(mailing_id: int, now: datetime) -> Mailing:
     return await _move(mailing_id, (S.PAUSED,), target, "resume", updated_at=now)
 
 
+@write_transaction
 async def cancel_mailing(mailing_id: int, now: datetime) -> Mailing:
-    async with in_transaction():
-        mailing = await _move(
-            mailing_id,
-            (S.SCHEDULED, S.RUNNING, S.PAUSED),
-            S.CANCELLED,
-            "cancel",
-            finished_at=now,
-            updated_at=now,
-        )
-        await cancel_mailing_messages(mailing_id, now)
+    mailing = await _move(
+        mailing_id,
+        (S.SCHEDULED, S.RUNNING, S.PAUSED),
+        S.CANCELLED,
+        "cancel",
+        finished_at=now,
+        updated_at=now,
+    )
+    await lock_messages("mailing_id", mailing_id)
+    await cancel_mailing_messages(mailing_id, now)
     return mailing

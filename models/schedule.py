@@ -7,11 +7,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from tortoise.transactions import in_transaction
-
 from models.audience import fan_out
 from models.mailing import Mailing, MailingState
-from models.sql import Params, db, fetch
+from models.sql import Params, db, fetch, write_transaction
 from models.windows import next_openings
 
 M = MailingState
@@ -21,16 +19,23 @@ UNSENT = "('PENDING', 'RETRYING')"
 async def start_mailing(mailing_id: int, now: datetime) -> bool:
     """SCHEDULED → RUNNING and snapshot the audience, in one transaction (a crash between the
     two leaves the mailing SCHEDULED, to be started again). True if this call started it."""
-    async with in_transaction():
-        started = await Mailing.filter(
-            id=mailing_id, state=M.SCHEDULED, start_at__lte=now, end_at__gt=now
-        ).update(state=M.RUNNING, started_at=now, updated_at=now)
-        if not started:
-            return False
-        mailing = await Mailing.get(id=mailing_id)
-        await fan_out(mailing, now)
+    mailing = await _start_and_fan_out(mailing_id, now)
+    if mailing is None:
+        return False
     await schedule_windows(mailing, now)
     return True
+
+
+@write_transaction
+async def _start_and_fan_out(mailing_id: int, now: datetime) -> Mailing | None:
+    started = await Mailing.filter(
+        id=mailing_id, state=M.SCHEDULED, start_at__lte=now, end_at__gt=now
+    ).update(state=M.RUNNING, started_at=now, updated_at=now)
+    if not started:
+        return None
+    mailing = await Mailing.get(id=mailing_id)
+    await fan_out(mailing, now)
+    return mailing
 
 
 async def active_mailing_ids() -> list[int]:
@@ -85,8 +90,10 @@ async def schedule_windows(mailing: Mailing, now: datetime) -> None:
         await db().execute_query(sql, p.values)
 
 
+@write_transaction
 async def _update_at(now: datetime, sql: str) -> None:
-    """Run one set-based UPDATE whose `{now}` is the sweep's time (UTC, one placeholder)."""
+    """Run one set-based UPDATE whose `{now}` is the sweep's time (UTC, one placeholder).
+    It locks rows in scan order, so on PostgreSQL it may deadlock with a delete: retried."""
     p = Params()
     await db().execute_query(sql.format(now=p(now.astimezone(UTC))), p.values)
 
