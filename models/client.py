@@ -15,6 +15,9 @@ from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from models.errors import Conflict, InvalidInput, NotFound
+
+# Registered with tortoise through this module, which herald/db.py's MODEL_MODULES lists.
+from models.idempotency import IdempotencyKey  # noqa: F401
 from models.message import Message
 from models.transitions import cancel_client_messages
 
