@@ -32,6 +32,9 @@ class Context:
 
     async def after_mailing_change(self, mailing_id: int, mailing: Mailing | None) -> None:
         """Let the delivery engine know (the one enqueue helper the API may call): schedule
-        the start if the mailing is SCHEDULED, and announce the change to live watchers."""
+        the start if the mailing is SCHEDULED, and announce the change to live watchers.
+        Call it after the change is committed; the app's hook returns at once and does its
+        Redis calls in the background (herald/events.py Notifier), so no answer waits on
+        Redis."""
         if self.on_mailing_change is not None:
             await self.on_mailing_change(mailing_id, mailing)

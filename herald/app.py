@@ -31,7 +31,7 @@ from gql.shared import SharedStreams
 from gql.websocket import AuthenticatedTransportWS, bearer
 from herald import db
 from herald.clock import utc_now
-from herald.events import publish
+from herald.events import Notifier, publish
 from herald.graphiql import assets_available, graphiql_html, static_route
 from herald.probesim import SimConfig, start_simulator
 from herald.redis_server import EmbeddedRedis, arq_settings
@@ -177,19 +177,23 @@ async def delivery(state: AppState) -> AsyncIterator[None]:
         pool = await create_pool(arq_settings(redis_url))
         stack.push_async_callback(pool.aclose)
 
+        notifier = Notifier()
+        stack.push_async_callback(notifier.aclose)  # before the pool it uses is closed
+
         async def changed(mailing_id: int, mailing: Mailing | None) -> None:
+            """Called after the change is committed; returns at once. Losing the start job is
+            harmless: the sweep starts due mailings from the database anyway."""
             if mailing is not None:
-                try:
-                    await enqueue_start(pool, settings.queue_name, mailing)
-                except Exception as exc:
-                    # Redis being down must not fail a mutation that succeeded: the sweep
-                    # starts due mailings from the database anyway.
-                    log.warning(
-                        "could not enqueue the start job: %s",
-                        type(exc).__name__,
-                        extra={"mailing_id": mailing_id},
-                    )
-            await publish(pool, settings.queue_name, [mailing_id])
+                notifier.spawn(
+                    "enqueue the start job",
+                    lambda: enqueue_start(pool, settings.queue_name, mailing),
+                    mailing_id=mailing_id,
+                )
+            notifier.spawn(
+                "publish the change",
+                lambda: publish(pool, settings.queue_name, [mailing_id]),
+                mailing_id=mailing_id,
+            )
 
         state.on_mailing_change = changed
         state.hub = Hub(pool, settings.queue_name, read_snapshot)

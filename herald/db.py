@@ -17,6 +17,7 @@ MODEL_MODULES = [
     "models.message",
     "models.token",
     "models.stats",
+    "models.idempotency",
 ]
 
 

@@ -113,9 +113,7 @@ class Dispatcher:
         if not self.in_flight:
             return
         log.info("stopping: waiting for %d sends in flight", len(self.in_flight))
-        _, late = await asyncio.wait(
-            set(self.in_flight), timeout=self.settings.probe_timeout + 1
-        )
+        _, late = await asyncio.wait(set(self.in_flight), timeout=self.settings.probe_timeout + 1)
         for task in late:  # not expected: their leases expire and the sweep retries them
             task.cancel()
         if late:

@@ -7,13 +7,15 @@ from typing import Any
 
 from herald.events import publish
 from models import schedule
+from models.idempotency import purge_expired
 
 log = logging.getLogger("herald.worker")
 
 
 async def sweep(ctx: dict[str, Any]) -> None:
     """Start due mailings, reclaim expired leases, expire ended mailings' messages, keep
-    windowed messages waiting for their zone's opening, finish what is done."""
+    windowed messages waiting for their zone's opening, finish what is done, and purge
+    idempotency keys older than a day."""
     now = ctx["clock"]()
     for mailing_id in await schedule.due_mailing_ids(now):
         if await schedule.start_mailing(mailing_id, now):
@@ -26,6 +28,7 @@ async def sweep(ctx: dict[str, Any]) -> None:
     for mailing in await schedule.windowed_running(now):
         await schedule.schedule_windows(mailing, now)
     finished = await schedule.finish_done(now)
+    await purge_expired(now)
     for mailing_id in finished:
         log.info("mailing finished", extra={"mailing_id": mailing_id})
     await publish(ctx["redis"], ctx["queue_name"], set(active) | set(finished))

@@ -63,8 +63,7 @@ def _scope_sql(scope: Scope, p: Params) -> str:
     if scope.open_zones is None:
         return f"mailing_id = {p(scope.mailing_id)}"
     return (
-        f"mailing_id = {p(scope.mailing_id)}"
-        f" AND timezone IN ({p.many(sorted(scope.open_zones))})"
+        f"mailing_id = {p(scope.mailing_id)} AND timezone IN ({p.many(sorted(scope.open_zones))})"
     )
 
 

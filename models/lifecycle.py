@@ -14,6 +14,7 @@ from models.mailing import (
     check_patch,
 )
 from models.message import Message, MessageStatus
+from models.schedule import revive_reachable
 from models.sql import lock_messages, write_transaction
 from models.stats import MailingStat
 from models.transitions import cancel_mailing_messages
@@ -42,25 +43,43 @@ async def create_mailing(data: MailingData) -> Mailing:
 
 async def update_mailing(mailing_id: int, patch: MailingPatch, now: datetime) -> Mailing:
     """Edit under the state rules; the state is re-checked in the UPDATE so a mailing that
-    started meanwhile is not edited as if it were still SCHEDULED."""
-    mailing = await get_mailing(mailing_id)
-    check_patch(mailing, patch, now)
-    columns = apply_patch(mailing, patch)
-    if not columns:
-        return mailing
-    values = {name: getattr(mailing, name) for name in columns}
-    updated = await Mailing.filter(id=mailing_id, state=mailing.state).update(
+    started meanwhile is not edited as if it were still SCHEDULED. On a started mailing, a new
+    endAt or window applies to the messages in the same transaction: waits computed for the
+    old window end now, and messages expired because their window could not open before the
+    old end come back where it can open before the new one."""
+    while True:
+        mailing = await get_mailing(mailing_id)
+        check_patch(mailing, patch, now)
+        columns = apply_patch(mailing, patch)
+        if not columns:
+            return mailing
+        if await _save_edit(mailing, {n: getattr(mailing, n) for n in columns}, patch, now):
+            return await get_mailing(mailing_id)
+
+
+@write_transaction
+async def _save_edit(
+    mailing: Mailing, values: dict[str, object], patch: MailingPatch, now: datetime
+) -> bool:
+    """False if the state moved since it was read (the caller re-checks the patch)."""
+    updated = await Mailing.filter(id=mailing.id, state=mailing.state).update(
         **values, updated_at=now
     )
-    if not updated:
-        return await update_mailing(mailing_id, patch, now)
-    if "window" in patch.changed() and mailing.state != MailingState.SCHEDULED:
+    if updated and mailing.state in (S.RUNNING, S.PAUSED):
+        await _apply_timing_edit(mailing, patch, now)
+    return bool(updated)
+
+
+async def _apply_timing_edit(mailing: Mailing, patch: MailingPatch, now: datetime) -> None:
+    changed = patch.changed()
+    if "window" in changed:
         # Waits computed for the old window no longer hold: make them due now; the sweep
         # and the send loop apply the new window per time zone from here.
         await Message.filter(
-            mailing_id=mailing_id, status=MessageStatus.PENDING, next_attempt_at__gt=now
+            mailing_id=mailing.id, status=MessageStatus.PENDING, next_attempt_at__gt=now
         ).update(next_attempt_at=now)
-    return await get_mailing(mailing_id)
+    if {"window", "end_at"} & changed:
+        await revive_reachable(mailing, now)
 
 
 @write_transaction

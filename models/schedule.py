@@ -9,11 +9,17 @@ from datetime import UTC, datetime
 
 from models.audience import fan_out
 from models.mailing import Mailing, MailingState
+from models.message import Message, MessageStatus
 from models.sql import Params, db, fetch, write_transaction
-from models.windows import next_openings
+from models.windows import next_openings, opening_before_end
+from models.windows import zone as zone_info
 
 M = MailingState
 UNSENT = "('PENDING', 'RETRYING')"
+# Why a message was EXPIRED (message.last_error): only the first can be undone by an edit.
+EXPIRED_BY_WINDOW = "window cannot open before endAt"
+EXPIRED_BY_END = "endAt passed"
+REVIVED = "revived: window/endAt edited"
 
 
 async def start_mailing(mailing_id: int, now: datetime) -> bool:
@@ -71,9 +77,12 @@ async def schedule_windows(mailing: Mailing, now: datetime) -> None:
         stamp = p(now.astimezone(UTC))
         where = f"mailing_id = {p(mailing.id)} AND timezone = {p(zone)}"
         if opening >= mailing.end_at:
+            # Only if the mailing still has the end and window judged by: an edit that
+            # revived these messages meanwhile must not be undone by this stale sweep.
+            same = _unchanged(p, mailing, p(opening.astimezone(UTC)))
             sql = (
-                f"UPDATE message SET status = 'EXPIRED', updated_at = {stamp}"
-                f" WHERE {where} AND status IN {UNSENT}"
+                f"UPDATE message SET status = 'EXPIRED', last_error = {p(EXPIRED_BY_WINDOW)},"
+                f" updated_at = {stamp} WHERE {where} AND status IN {UNSENT} AND {same}"
             )
         elif opening <= now:  # open now: only messages still waiting for a later opening
             sql = (
@@ -90,6 +99,43 @@ async def schedule_windows(mailing: Mailing, now: datetime) -> None:
         await db().execute_query(sql, p.values)
 
 
+def _unchanged(p: Params, mailing: Mailing, opening: str) -> str:
+    """SQL: the mailing's end is still no later than `opening`, its window unchanged."""
+    window = mailing.window
+    if window is None:
+        same_window = "window_start IS NULL"
+    else:
+        same_window = f"window_start = {p(window.start)} AND window_end = {p(window.end)}"
+    return (
+        f"EXISTS (SELECT 1 FROM mailing WHERE id = {p(mailing.id)} AND end_at <= {opening}"
+        f" AND {same_window})"
+    )
+
+
+async def revive_reachable(mailing: Mailing, now: datetime) -> int:
+    """After an edit of endAt or window: messages EXPIRED because their zone's window could
+    not open before the old end come back (PENDING, due now) where it can open before the new
+    one; the sweep's schedule_windows then makes them wait for that opening. Messages expired
+    because the end passed stay expired. Returns how many came back."""
+    if mailing.end_at <= now:
+        return 0
+    expired = Message.filter(
+        mailing_id=mailing.id, status=MessageStatus.EXPIRED, last_error=EXPIRED_BY_WINDOW
+    )
+    zones = set(await expired.distinct().values_list("timezone", flat=True))
+    window = mailing.window
+    reachable = [
+        str(name)
+        for name in zones
+        if window is None or opening_before_end(now, window, zone_info(str(name)), mailing.end_at)
+    ]
+    if not reachable:
+        return 0
+    return await expired.filter(timezone__in=reachable).update(
+        status=MessageStatus.PENDING, next_attempt_at=now, last_error=REVIVED, updated_at=now
+    )
+
+
 @write_transaction
 async def _update_at(now: datetime, sql: str) -> None:
     """Run one set-based UPDATE whose `{now}` is the sweep's time (UTC, one placeholder).
@@ -103,9 +149,9 @@ async def expire_ended(now: datetime) -> None:
     await _update_at(
         now,
         (
-            f"UPDATE message SET status = 'EXPIRED', updated_at = {{now}}"
-            f" WHERE status IN {UNSENT} AND mailing_id IN (SELECT id FROM mailing"
-            " WHERE end_at <= {now} AND state IN ('RUNNING', 'PAUSED'))"
+            f"UPDATE message SET status = 'EXPIRED', last_error = '{EXPIRED_BY_END}',"
+            f" updated_at = {{now}} WHERE status IN {UNSENT} AND mailing_id IN"
+            " (SELECT id FROM mailing WHERE end_at <= {now} AND state IN ('RUNNING', 'PAUSED'))"
         ),
     )
 

@@ -19,7 +19,7 @@ from herald.settings import Settings
 from models.sql import db as connection
 from models.sql import is_postgres
 
-TABLES = ("message", "mailing_stat", "mailing", "client", "api_token")
+TABLES = ("message", "mailing_stat", "mailing", "client", "api_token", "idempotency_key")
 BACKENDS = ["sqlite"] + (["postgres"] if os.environ.get("TEST_DATABASE_URL") else [])
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import strawberry
 
 from gql.audit import audit
@@ -18,6 +20,7 @@ from gql.types.client import (
 from gql.types.pagination import decode_cursor
 from models import client as domain
 from models.errors import InvalidInput
+from models.idempotency import create_once
 from models.pages import keyset_page
 
 Info = strawberry.Info[Context, None]
@@ -47,10 +50,18 @@ async def clients(
     return ClientConnection.from_page(page)
 
 
-async def create_client(input: ClientInput) -> ClientType:
-    data = domain.validate_client(input.phone, input.operator_code, input.tag, input.timezone)
-    row = await domain.create_client(data)
-    audit("createClient", client_id=row.id)
+async def create_client(
+    info: Info, input: ClientInput, idempotency_key: str | None = None
+) -> ClientType:
+    async def create() -> domain.Client:
+        data = domain.validate_client(input.phone, input.operator_code, input.tag, input.timezone)
+        return await domain.create_client(data)
+
+    payload = dataclasses.asdict(input)
+    row, created = await create_once(
+        domain.Client, "createClient", idempotency_key, payload, info.context.now(), create
+    )
+    audit("createClient" if created else "createClient replayed", client_id=row.id)
     return ClientType.from_model(row)
 
 

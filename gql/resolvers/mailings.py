@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import strawberry
 
 from gql.audit import audit
@@ -19,6 +21,7 @@ from gql.types.mailing import (
 from gql.types.pagination import decode_cursor
 from models import lifecycle
 from models.errors import InvalidInput
+from models.idempotency import create_once
 from models.mailing import (
     UNSET,
     AudienceFilter,
@@ -55,17 +58,27 @@ async def mailings(
     return MailingConnection.from_page(page)
 
 
-async def create_mailing(info: Info, input: MailingInput) -> MailingType:
-    data = validate_mailing(
-        input.text,
-        input.start_at,
-        input.end_at,
-        _filter(input.filter),
-        _window(input.window),
-        info.context.now(),
+async def create_mailing(
+    info: Info, input: MailingInput, idempotency_key: str | None = None
+) -> MailingType:
+    now = info.context.now()
+
+    async def create() -> Mailing:
+        data = validate_mailing(
+            input.text,
+            input.start_at,
+            input.end_at,
+            _filter(input.filter),
+            _window(input.window),
+            now,
+        )
+        return await lifecycle.create_mailing(data)
+
+    payload = dataclasses.asdict(input)
+    row, created = await create_once(
+        Mailing, "createMailing", idempotency_key, payload, now, create
     )
-    row = await lifecycle.create_mailing(data)
-    audit("createMailing", mailing_id=row.id)
+    audit("createMailing" if created else "createMailing replayed", mailing_id=row.id)
     await info.context.after_mailing_change(row.id, row)
     return MailingType.from_model(row)
 
