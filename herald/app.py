@@ -37,7 +37,7 @@ from herald.probesim import SimConfig, start_simulator
 from herald.redis_server import EmbeddedRedis, arq_settings
 from herald.settings import Settings
 from jobs.start import enqueue_start
-from jobs.worker import build_worker, stop_worker
+from jobs.worker import DeliveryWorker
 from models.mailing import Mailing
 from models.token import role_for
 
@@ -200,10 +200,14 @@ async def delivery(state: AppState) -> AsyncIterator[None]:
         await state.hub.start()
         stack.push_async_callback(state.hub.stop)
         if state.run_worker:
-            worker = build_worker(settings, arq_settings(redis_url), handle_signals=False)
-            task = asyncio.create_task(worker.async_run())
-            stack.push_async_callback(stop_worker, worker, task)
+            worker = DeliveryWorker(settings, arq_settings(redis_url))
+            stack.push_async_callback(_stop_worker, worker, asyncio.create_task(worker.run()))
         yield
+
+
+async def _stop_worker(worker: DeliveryWorker, task: asyncio.Task[None]) -> None:
+    worker.stop()
+    await task  # the drain: sends in flight answered and written
 
 
 def create_app(state: AppState) -> ASGIApp:

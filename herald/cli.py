@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import os
+import signal
 import sys
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from tortoise.exceptions import DBConnectionError
@@ -106,7 +106,7 @@ def serve(args: argparse.Namespace) -> None:
 def worker(_: argparse.Namespace) -> None:
     from herald.logging import setup_logging
     from herald.redis_server import arq_settings
-    from jobs.worker import build_worker, stop_worker
+    from jobs.worker import DeliveryWorker
 
     settings = _settings()
     if not settings.redis_url:
@@ -122,16 +122,23 @@ def worker(_: argparse.Namespace) -> None:
         await db.migrate(settings.database_url)
         await db.connect(settings.database_url)
         try:
-            arq_worker = build_worker(
-                settings, arq_settings(settings.redis_url), handle_signals=True
-            )
-            with contextlib.suppress(asyncio.CancelledError):
-                await arq_worker.async_run()  # SIGTERM/SIGINT cancel arq's main task
-            await stop_worker(arq_worker)
+            delivery = DeliveryWorker(settings, arq_settings(settings.redis_url))
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):  # a stop is a drain, then exit 0
+                loop.add_signal_handler(sig, _stopping(delivery.stop, sig))
+            await delivery.run()
         finally:
             await db.disconnect()
 
     _run(run())
+
+
+def _stopping(stop: Callable[[], None], sig: signal.Signals) -> Callable[[], None]:
+    def handler() -> None:
+        log.info("%s: stopping after the sends in flight", sig.name)
+        stop()
+
+    return handler
 
 
 def migrate(_: argparse.Namespace) -> None:

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from herald.events import publish
+from herald.events import channel, encode
 from herald.settings import Settings
-from jobs.limits import Circuit, RateLimiter
+from jobs.limits import Circuit, RateLimiter, RedisGuard
 from jobs.pacing import Concurrency, RoundTrips, can_finish
 from jobs.probe import ProbeClient, Rejected, Transient, Unauthorized
 from models.delivery import (
@@ -70,6 +70,7 @@ class Dispatcher:
         owner: str,
         clock: Callable[[], datetime],
         redis: Any = None,
+        guard: RedisGuard | None = None,
     ) -> None:
         self.probe, self.settings, self.circuit, self.limiter = probe, settings, circuit, limiter
         self.owner, self.clock = owner, clock
@@ -86,6 +87,7 @@ class Dispatcher:
         self.window = Concurrency(settings.max_in_flight)
         self.unsent: dict[int, int] = {}  # per running mailing, re-read with the scopes
         self.redis = redis
+        self.guard = guard or RedisGuard()
         self.touched: set[int] = set()  # mailings whose counts changed since the last flush
 
     async def run(self) -> None:
@@ -153,8 +155,8 @@ class Dispatcher:
             if scopes:
                 await self.flush()
                 finished = await finish_done(now)
-                if finished and self.redis is not None:
-                    await publish(self.redis, self.settings.queue_name, finished)
+                if finished:
+                    await self._announce(finished)
             await self._idle()
             return
         self.touched.update(m.mailing_id for m in claimed)
@@ -321,5 +323,11 @@ class Dispatcher:
             self.sent[:0], self.outcomes[:0] = sent, outcomes
             self.touched |= touched
             raise
-        if touched and self.redis is not None:
-            await publish(self.redis, self.settings.queue_name, touched)
+        if touched:
+            await self._announce(touched)
+
+    async def _announce(self, mailing_ids: set[int] | list[int]) -> None:
+        """Tell live watchers; skipped while Redis is away (they refresh on their own)."""
+        if self.redis is not None and (payload := encode(mailing_ids)):
+            channel_name = channel(self.settings.queue_name)
+            await self.guard.call(lambda: self.redis.publish(channel_name, payload), None)

@@ -1,35 +1,100 @@
 """Service-wide limits shared by all workers through Redis: the send rate toward the probe and
-the circuit that stops sending when the probe rejects our token."""
+the circuit that stops sending when the probe rejects our token. Redis is optional for both:
+while it is away (down, or hung), each degrades to this process alone (RedisGuard)."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from redis.exceptions import RedisError
 
 log = logging.getLogger("herald.worker")
+T = TypeVar("T")
+CALL_TIMEOUT = 2.0  # seconds for one guarded Redis call
+COOL_OFF = 5.0  # seconds Redis is left alone after a failed call
+
+
+class RedisGuard:
+    """Runs the worker's calls to Redis for shared state, with a per-process fallback. A
+    failed or slow call returns the fallback, is logged once per outage, and Redis is left
+    alone for COOL_OFF seconds, so a down or hung Redis costs the send loop nothing; the first
+    call that works again is logged with the number that failed."""
+
+    def __init__(self, cool_off: float = COOL_OFF, timeout: float = CALL_TIMEOUT) -> None:
+        self.cool_off, self.timeout = cool_off, timeout
+        self.retry_at = 0.0
+        self.failures = 0
+
+    @property
+    def available(self) -> bool:
+        return time.monotonic() >= self.retry_at
+
+    async def call(self, call: Callable[[], Awaitable[T]], fallback: T) -> T:
+        if not self.available:
+            return fallback
+        try:
+            async with asyncio.timeout(self.timeout):
+                result = await call()
+        except (RedisError, OSError, TimeoutError) as exc:
+            self.failed(exc)
+            return fallback
+        self.succeeded()
+        return result
+
+    def failed(self, exc: BaseException | None) -> None:
+        self.failures += 1
+        self.retry_at = time.monotonic() + self.cool_off
+        if self.failures == 1:
+            log.warning(
+                "Redis unavailable (%s): the probe circuit, the rate limit and change "
+                "notifications work per process until it answers",
+                type(exc).__name__ if exc else "no answer",
+            )
+
+    def succeeded(self) -> None:
+        if self.failures:
+            log.warning(
+                "Redis answers again (%d calls failed meanwhile): shared state restored",
+                self.failures,
+            )
+            self.failures = 0
 
 
 class RateLimiter:
     """At most `rate` sends per second across every worker: a counter per wall-clock second
     in Redis (INCRBY is atomic, so workers never over-grant together)."""
 
-    def __init__(self, redis: Any, rate: float, prefix: str) -> None:
+    def __init__(
+        self, redis: Any, rate: float, prefix: str, guard: RedisGuard | None = None
+    ) -> None:
         self.redis, self.rate, self.prefix = redis, int(rate), prefix
+        self.guard = guard or RedisGuard()
+        self._local: dict[int, int] = {}  # second -> granted here, while Redis is away
 
     async def acquire(self, n: int) -> None:
         if self.rate <= 0:
             return
         while n > 0:
             second = int(time.time())
-            key = f"{self.prefix}:rate:{second}"
-            total = int(await self.redis.incrby(key, n))
-            await self.redis.expire(key, 5)
+            total = await self.guard.call(functools.partial(self._count, second, n), None)
+            if total is None:  # Redis away: this process alone keeps to the rate
+                self._local = {second: self._local.get(second, 0) + n}
+                total = self._local[second]
             granted = max(0, min(n, self.rate - (total - n)))
             n -= granted
             if n > 0:
                 await asyncio.sleep(max(0.0, second + 1 - time.time()))
+
+    async def _count(self, second: int, n: int) -> int:
+        key = f"{self.prefix}:rate:{second}"
+        total = int(await self.redis.incrby(key, n))
+        await self.redis.expire(key, 5)
+        return total
 
 
 class Circuit:
@@ -37,8 +102,11 @@ class Circuit:
     attempt is used) except one trial send every `trial_every` seconds; the first success
     closes it. The state is shared through Redis so every worker stops, not just one."""
 
-    def __init__(self, redis: Any, prefix: str, trial_every: float = 5.0) -> None:
+    def __init__(
+        self, redis: Any, prefix: str, trial_every: float = 5.0, guard: RedisGuard | None = None
+    ) -> None:
         self.redis, self.key, self.trial_every = redis, f"{prefix}:circuit", trial_every
+        self.guard = guard or RedisGuard()
         self._open = False
         self._next_trial = 0.0
         self._checked = 0.0
@@ -47,7 +115,9 @@ class Circuit:
         now = time.monotonic()
         if now - self._checked >= 0.5:
             self._checked = now
-            self._open = bool(await self.redis.exists(self.key))
+            shared = await self.guard.call(lambda: self.redis.exists(self.key), None)
+            if shared is not None:  # else Redis is away: this process's own view stands
+                self._open = bool(shared)
         return self._open
 
     async def trial_due(self) -> bool:
@@ -65,10 +135,10 @@ class Circuit:
             )
         self._open = True
         self._next_trial = time.monotonic() + self.trial_every
-        await self.redis.set(self.key, "1", ex=3600)
+        await self.guard.call(lambda: self.redis.set(self.key, "1", ex=3600), None)
 
     async def close(self) -> None:
         if self._open:
             log.warning("probe accepted a trial send: circuit closed, sending resumes")
         self._open = False
-        await self.redis.delete(self.key)
+        await self.guard.call(lambda: self.redis.delete(self.key), None)

@@ -1,119 +1,187 @@
-"""The arq worker: the start job, the cron sweep and, beside them, the send loop.
+"""A delivery worker: the send loop, and the arq worker (start jobs, cron sweep) beside it.
 
-`herald worker` runs it as its own process; `herald serve` runs one in-process (with
-handle_signals=False: arq's own SIGTERM handling would stop uvicorn from seeing it)."""
+`herald worker` runs one as its own process; `herald serve` runs one in-process. The database
+is the source of truth and Redis only carries hints, so losing Redis must not stop delivery:
+the send loop needs only the database, and the arq part is supervised. When Redis goes away
+(down, or hung: every call has a timeout) arq stops, the sweep runs locally on the same
+interval, the circuit, rate limit and notifications degrade to this process (jobs/limits.py),
+and arq starts again once Redis answers. A stop is a drain (jobs/dispatch.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import secrets
-import signal
 import socket
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from arq import Worker
-from arq.connections import RedisSettings
+from arq.connections import ArqRedis, RedisSettings
 from arq.cron import cron
 
 from herald.clock import utc_now
 from herald.settings import Settings
 from jobs.dispatch import Dispatcher
-from jobs.limits import Circuit, RateLimiter
+from jobs.limits import Circuit, RateLimiter, RedisGuard
 from jobs.probe import ProbeClient
 from jobs.start import start_mailing_job
 from jobs.sweep import sweep
+
+log = logging.getLogger("herald.worker")
+REDIS_TIMEOUT = 2.0  # seconds for any one Redis call (connect, command)
 
 
 def worker_id() -> str:
     return f"{socket.gethostname()[:30]}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
-def build_worker(
-    settings: Settings,
-    redis_settings: RedisSettings,
-    *,
-    handle_signals: bool,
-    clock: Callable[[], datetime] = utc_now,
-    queue_name: str | None = None,
-    probe: ProbeClient | None = None,
-) -> Worker:
-    queue_name = queue_name or settings.queue_name
+def redis_client(settings: RedisSettings, queue_name: str) -> ArqRedis:
+    """An arq Redis client that never waits on Redis for more than REDIS_TIMEOUT and connects
+    lazily (arq's create_pool pings first and gives up after a few tries: a worker must start,
+    and send, while Redis is away)."""
+    return ArqRedis(
+        host=settings.host,
+        port=settings.port,
+        unix_socket_path=settings.unix_socket_path,
+        db=settings.database,
+        username=settings.username,
+        password=settings.password,
+        ssl=settings.ssl,
+        socket_connect_timeout=REDIS_TIMEOUT,
+        socket_timeout=REDIS_TIMEOUT,
+        encoding="utf8",
+        default_queue_name=queue_name,
+    )
 
-    async def startup(ctx: dict[str, Any]) -> None:
-        ctx["clock"] = clock
-        ctx["queue_name"] = queue_name
-        ctx["probe"] = probe or ProbeClient(
+
+class DeliveryWorker:
+    """`task = asyncio.create_task(w.run())`, later `w.stop(); await task`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        redis_settings: RedisSettings,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        queue_name: str | None = None,
+        probe: ProbeClient | None = None,
+    ) -> None:
+        self.settings, self.clock = settings, clock
+        self.queue_name = queue_name or settings.queue_name
+        self.redis = redis_client(redis_settings, self.queue_name)
+        self.guard = RedisGuard()
+        self._own_probe = probe is None
+        self.probe = probe or ProbeClient(
             settings.probe_url,
             settings.probe_token.get(),
             timeout=settings.probe_timeout,
             max_connections=settings.max_in_flight,
         )
-        prefix = queue_name
-        dispatcher = Dispatcher(
-            probe=ctx["probe"],
+        self.dispatcher = Dispatcher(
+            probe=self.probe,
             settings=settings,
-            circuit=Circuit(ctx["redis"], prefix, settings.circuit_trial),
-            limiter=RateLimiter(ctx["redis"], settings.max_rate, prefix),
+            circuit=Circuit(self.redis, self.queue_name, settings.circuit_trial, self.guard),
+            limiter=RateLimiter(self.redis, settings.max_rate, self.queue_name, self.guard),
             owner=worker_id(),
             clock=clock,
-            redis=ctx["redis"],
+            redis=self.redis,
+            guard=self.guard,
         )
-        ctx["dispatcher"] = dispatcher
-        ctx["dispatch_task"] = asyncio.create_task(dispatcher.run())
+        self.ctx: dict[str, Any] = {
+            "clock": clock,
+            "queue_name": self.queue_name,
+            "redis": self.redis,
+            "guard": self.guard,
+        }
+        self.stopping = asyncio.Event()
+        self.arq: Worker | None = None
 
-    async def shutdown(ctx: dict[str, Any]) -> None:
-        if "dispatcher" in ctx:
-            ctx["dispatcher"].stop()
-            await ctx["dispatch_task"]
-        if probe is None and "probe" in ctx:
-            await ctx["probe"].close()
+    def stop(self) -> None:
+        self.stopping.set()
 
-    step = max(1, int(settings.sweep_interval))
-    return Worker(
-        functions=[start_mailing_job],
-        cron_jobs=[
-            cron(
-                sweep, second=set(range(0, 60, step)), run_at_startup=True, unique=True, timeout=60
-            )
-        ],
-        queue_name=queue_name,
-        redis_settings=redis_settings,
-        on_startup=startup,
-        on_shutdown=shutdown,
-        handle_signals=handle_signals,
-        poll_delay=0.2,
-        max_jobs=20,
-        keep_result=60,
-        log_results=False,
-        ctx={},
-    )
+    async def run(self) -> None:
+        sending = asyncio.create_task(self.dispatcher.run())
+        try:
+            while not self.stopping.is_set():
+                if await self._run_arq():
+                    break
+                await self._sweep_locally()
+        finally:
+            self.dispatcher.stop()
+            await sending  # the drain: every outcome written before the clients close
+            if self._own_probe:
+                await self.probe.close()
+            await self.redis.aclose(close_connection_pool=True)
 
+    def _arq_worker(self) -> Worker:
+        step = max(1, int(self.settings.sweep_interval))
+        return Worker(
+            functions=[start_mailing_job],
+            cron_jobs=[
+                cron(
+                    sweep,
+                    second=set(range(0, 60, step)),
+                    run_at_startup=True,
+                    unique=True,
+                    timeout=60,
+                )
+            ],
+            queue_name=self.queue_name,
+            redis_pool=self.redis,
+            handle_signals=False,
+            poll_delay=0.2,
+            max_jobs=20,
+            keep_result=60,
+            log_results=False,
+            ctx=self.ctx,
+        )
 
-async def stop_worker(worker: Worker, task: asyncio.Task[None] | None = None) -> None:
-    """Stop an arq worker and run its shutdown, even when jobs were running.
+    async def _run_arq(self) -> bool:
+        """Run arq until the stop (True) or until it fails, i.e. Redis went away (False)."""
+        self.arq = worker = self._arq_worker()
+        main = asyncio.create_task(worker.async_run())
+        stopped = asyncio.create_task(self.stopping.wait())
+        await asyncio.wait({main, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        main.cancel()
+        for task in worker.tasks.values():
+            task.cancel()  # a sweep cut short is harmless: it is idempotent
+        results = await asyncio.gather(main, *worker.tasks.values(), return_exceptions=True)
+        if self.stopping.is_set():
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(REDIS_TIMEOUT):
+                    await self.redis.delete(worker.health_check_key)
+            return True
+        failure = results[0]
+        log.warning(
+            "Redis unreachable (%s): sending goes on, the sweep runs in this process until "
+            "Redis answers again",
+            type(failure).__name__,
+        )
+        self.guard.failed(failure if isinstance(failure, BaseException) else None)
+        return False
 
-    arq's own close() cancels running jobs (a sweep: harmless, it is idempotent) and then
-    gathers them, which re-raises their CancelledError and skips on_shutdown: the send loop,
-    the probe client and the Redis pool would be left open. So the same steps are done here,
-    collecting the cancelled jobs instead of re-raising."""
-    worker.handle_sig(signal.SIGUSR1)  # cancels running jobs and the main task
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-    await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
-    pool = getattr(worker, "_pool", None)
-    if pool is None:
-        return
-    with contextlib.suppress(Exception):
-        await pool.delete(worker.health_check_key)
-    try:
-        if worker.on_shutdown:
-            await worker.on_shutdown(worker.ctx)
-    finally:
-        worker._pool = None
-        await pool.aclose(close_connection_pool=True)
+    async def _sweep_locally(self) -> None:
+        """While Redis is away: sweep every SWEEP_INTERVAL, and look for Redis each time."""
+        while not self.stopping.is_set():
+            try:
+                await sweep(self.ctx)
+            except Exception:
+                log.exception("local sweep failed; retrying")
+            if await self._redis_answers():
+                log.warning("Redis answers again: the arq worker restarts")
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), self.settings.sweep_interval)
+
+    async def _redis_answers(self) -> bool:
+        try:
+            async with asyncio.timeout(REDIS_TIMEOUT):
+                await self.redis.ping()
+        except Exception:
+            return False
+        return True

@@ -22,7 +22,7 @@ from herald.probesim import RunningSim, SimConfig, start_simulator
 from herald.redis_server import EmbeddedRedis, arq_settings
 from herald.settings import Settings
 from jobs.start import enqueue_start
-from jobs.worker import build_worker, stop_worker
+from jobs.worker import DeliveryWorker
 from models.mailing import Mailing
 from models.message import FINAL_STATUSES, Message
 from tests.conftest import GQL
@@ -63,7 +63,7 @@ class Engine:
     settings: Settings
     redis: ArqRedis
     queue: str
-    workers: list[tuple[Any, asyncio.Task[None]]] = field(default_factory=list)
+    workers: list[tuple[DeliveryWorker, asyncio.Task[None]]] = field(default_factory=list)
 
     def configure(self, **changes: Any) -> None:
         for name, value in changes.items():
@@ -71,14 +71,13 @@ class Engine:
 
     async def start_worker(self, **overrides: str) -> None:
         settings = self.settings if not overrides else Settings.from_env({**self.env, **overrides})
-        worker = build_worker(
-            settings, arq_settings(self.redis_url), handle_signals=False, queue_name=self.queue
-        )
-        self.workers.append((worker, asyncio.create_task(worker.async_run())))
+        worker = DeliveryWorker(settings, arq_settings(self.redis_url), queue_name=self.queue)
+        self.workers.append((worker, asyncio.create_task(worker.run())))
 
     async def stop_workers(self) -> None:
-        for worker, task in self.workers:
-            await stop_worker(worker, task)
+        for worker, _ in self.workers:
+            worker.stop()
+        await asyncio.gather(*(task for _, task in self.workers))
         self.workers.clear()
 
     env: dict[str, str] = field(default_factory=dict)

@@ -19,7 +19,7 @@ import uvicorn
 from herald.app import AppState, create_app
 from herald.redis_server import EmbeddedRedis, arq_settings
 from herald.settings import Settings
-from jobs.worker import build_worker, stop_worker
+from jobs.worker import DeliveryWorker
 from models.mailing import Mailing
 from models.message import Message, MessageStatus
 from tests.jobs.conftest import Engine, all_final, wait_for
@@ -114,13 +114,12 @@ async def test_create_mailing_answers_while_redis_is_stopped(
     assert (await Mailing.get(id=ids[0])).state.value == "SCHEDULED"
 
     frozen_redis.thaw()
-    worker = build_worker(
-        settings, arq_settings(settings.redis_url), handle_signals=False, queue_name=engine.queue
-    )
-    task = asyncio.create_task(worker.async_run())
+    worker = DeliveryWorker(settings, arq_settings(settings.redis_url), queue_name=engine.queue)
+    task = asyncio.create_task(worker.run())
     try:
         await wait_for(lambda: all_final(ids[0]), timeout=20, what="the mailing to be sent")
     finally:
-        await stop_worker(worker, task)
+        worker.stop()
+        await task
     rows = await Message.filter(mailing_id=ids[0])
     assert [m.status for m in rows] == [MessageStatus.SENT] * 5

@@ -1,0 +1,102 @@
+"""Losing Redis loses hints, never delivery: a `herald worker` whose Redis is killed, or hung
+with SIGSTOP, mid-mailing keeps sending from the database, survives, picks Redis up again when
+it returns, and sends every message once."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from herald.redis_server import EmbeddedRedis
+from tests.jobs.conftest import Engine, all_final, counters_match_messages, wait_for
+from tests.jobs.procs import running, spawn, stop
+from tests.jobs.test_delivery import _counts, _sim_at_least, accepted, clients, mailing
+
+
+class RedisProcess:
+    """A redis-server of the test's own, on a unix socket that survives its restarts."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.server: EmbeddedRedis | None = None
+        self.url = ""
+
+    async def start(self) -> None:
+        self.server = EmbeddedRedis(self.directory)
+        await self.server.__aenter__()
+        self.url = self.url or self.server.url
+        assert self.server.url == self.url  # the same address after a restart
+
+    def signal(self, sig: signal.Signals) -> None:
+        assert self.server is not None and self.server.process is not None
+        os.kill(self.server.process.pid, sig)
+
+    async def kill(self) -> None:
+        self.signal(signal.SIGKILL)
+        await self.close()
+
+    async def close(self) -> None:
+        if self.server is not None:
+            await self.server.__aexit__(None, None, None)
+            self.server = None
+
+
+@pytest.fixture
+async def own_redis(tmp_path: Path) -> AsyncIterator[RedisProcess]:
+    redis = RedisProcess(tmp_path / "own-redis")
+    await redis.start()
+    try:
+        yield redis
+    finally:
+        if redis.server is not None and redis.server.process is not None:
+            redis.signal(signal.SIGCONT)  # never leave a stopped process behind
+        await redis.close()
+
+
+@pytest.mark.parametrize("fault", ["killed", "hung"])
+async def test_worker_keeps_sending_through_a_redis_outage(
+    engine: Engine, own_redis: RedisProcess, tmp_path: Path, fault: str
+) -> None:
+    n = 4000
+    await clients(engine, n)
+    engine.configure(latency_ms=20)
+    log = tmp_path / "worker.log"
+    worker = spawn(
+        engine, log, "worker", REDIS_URL=own_redis.url, MAX_IN_FLIGHT="10", BATCH_SIZE="10"
+    )
+    with running(worker):
+        mid = await mailing(engine)
+        await wait_for(lambda: _sim_at_least(engine, 300), timeout=60, what="sending under way")
+        if fault == "killed":
+            await own_redis.kill()
+        else:
+            own_redis.signal(signal.SIGSTOP)
+        await wait_for(lambda: _logged(log, "Redis unreachable"), timeout=30, what="detection")
+        during = len(accepted(engine))
+        await wait_for(
+            lambda: _sim_at_least(engine, during + 300), timeout=60, what="sends without Redis"
+        )
+        assert worker.poll() is None, log.read_text()
+        assert len(accepted(engine)) < n, "the outage must happen mid-mailing"
+        if fault == "killed":
+            await own_redis.start()
+        else:
+            own_redis.signal(signal.SIGCONT)
+        await wait_for(lambda: all_final(mid), timeout=90, what="delivery to finish")
+        await wait_for(lambda: _logged(log, "Redis answers again"), timeout=20, what="reconnect")
+        assert worker.poll() is None, log.read_text()  # the same process, never restarted
+        assert await stop(worker) == 0, log.read_text()
+    assert await _counts(mid) == {"SENT": n}
+    assert engine.sim.state.stats()["duplicates"] == 0 and len(accepted(engine)) == n
+    assert await counters_match_messages()
+    text = log.read_text()
+    assert text.count("Redis unreachable") == 1, text  # logged once, not per call
+    assert "Traceback" not in text, text
+
+
+async def _logged(log: Path, line: str) -> bool:
+    return line in log.read_text()
