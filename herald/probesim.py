@@ -43,6 +43,9 @@ class SimConfig:
     throttle_rate: float = 0.0
     token: str | None = field(default=None, repr=False)
     down: bool = False
+    # Accept a request even when its client gave up waiting (a real server that does not
+    # notice the disconnect): the case where a cut request was delivered but never recorded.
+    finish_cut: bool = False
     downtime: list[tuple[float, float]] = field(default_factory=list)  # (start offset, duration)
     seed: int | None = None
 
@@ -75,6 +78,7 @@ class SimState:
     in_flight: int = 0
     max_in_flight: int = 0
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    background: set[asyncio.Future[None]] = field(default_factory=set)  # finish_cut deliveries
 
     def reset(self) -> None:
         self.deliveries.clear()
@@ -173,11 +177,25 @@ async def _accept(state: SimState, request: web.Request) -> web.Response:
     delay = cfg.latency_ms + (
         state.rng.uniform(-cfg.jitter_ms, cfg.jitter_ms) if cfg.jitter_ms else 0
     )
+    finish = _deliver(state, parsed, delay / 1000)
+    if cfg.finish_cut:  # a disconnect cancels the handler, not the delivery
+        await asyncio.shield(_keep(state, asyncio.ensure_future(finish)))
+    else:
+        await finish
+    return web.Response(body=_OK, content_type="application/json")
+
+
+async def _deliver(state: SimState, parsed: tuple[int, int, str], delay: float) -> None:
     if delay > 0:
-        await asyncio.sleep(delay / 1000)
+        await asyncio.sleep(delay)
     state.record(*parsed)
     state.by_outcome["ok"] += 1
-    return web.Response(body=_OK, content_type="application/json")
+
+
+def _keep(state: SimState, task: asyncio.Future[None]) -> asyncio.Future[None]:
+    state.background.add(task)
+    task.add_done_callback(state.background.discard)
+    return task
 
 
 async def send_handler(request: web.Request) -> web.Response:
@@ -231,9 +249,9 @@ def _number(name: str, value: object) -> float:
 
 
 def _coerce(name: str, value: object) -> object:
-    if name == "down":
+    if name in ("down", "finish_cut"):
         if not isinstance(value, bool):
-            raise ValueError("down must be a boolean")
+            raise ValueError(f"{name} must be a boolean")
         return value
     if name in ("token", "seed"):
         kind = str if name == "token" else int
@@ -293,6 +311,9 @@ class RunningSim:
     async def stop(self) -> None:
         self.state.stopping.set()  # release requests hanging in a simulated timeout
         await self.runner.cleanup()
+        for task in list(self.state.background):
+            task.cancel()
+        await asyncio.gather(*self.state.background, return_exceptions=True)
 
 
 async def start_simulator(config: SimConfig, host: str = "127.0.0.1", port: int = 0) -> RunningSim:
