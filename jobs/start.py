@@ -12,10 +12,12 @@ from models.schedule import start_mailing
 log = logging.getLogger("herald.worker")
 
 
-def start_job_id(mailing: Mailing) -> str:
+def start_job_id(queue_name: str, mailing: Mailing) -> str:
     """One id per (mailing, start time): re-saving a mailing does not queue it twice, and a
-    new start time gets its own job (the old one finds nothing to do)."""
-    return f"start:{mailing.id}:{int(mailing.start_at.timestamp())}"
+    new start time gets its own job (the old one finds nothing to do). arq's job keys are not
+    per queue, so the queue name is part of the id: two Heralds sharing one Redis never take
+    each other's job for their own."""
+    return f"{queue_name}:start:{mailing.id}:{int(mailing.start_at.timestamp())}"
 
 
 async def enqueue_start(redis: Any, queue_name: str, mailing: Mailing) -> None:
@@ -26,7 +28,7 @@ async def enqueue_start(redis: Any, queue_name: str, mailing: Mailing) -> None:
     await redis.enqueue_job(
         "start_mailing_job",
         mailing.id,
-        _job_id=start_job_id(mailing),
+        _job_id=start_job_id(queue_name, mailing),
         _defer_until=mailing.start_at,
         _queue_name=queue_name,
     )

@@ -124,6 +124,9 @@ class DeliveryWorker:
             cron_jobs=[
                 cron(
                     sweep,
+                    # Named per queue: arq's job keys are global, so two Heralds on one Redis
+                    # would otherwise skip each other's sweeps as duplicates.
+                    name=f"cron:{self.queue_name}:sweep",
                     second=set(range(0, 60, step)),
                     run_at_startup=True,
                     unique=True,

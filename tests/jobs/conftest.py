@@ -30,20 +30,33 @@ from tests.conftest import GQL
 
 @pytest.fixture
 async def redis_url(tmp_path: Path) -> AsyncIterator[str]:
-    """Tests FLUSHDB this Redis: with TEST_REDIS_URL it is that server's database 15."""
+    """TEST_REDIS_URL as given (the tests never flush it: they use their own key prefix), or
+    a private embedded server."""
     if url := os.environ.get("TEST_REDIS_URL"):
-        yield url.rsplit("/", 1)[0] + "/15" if url.count("/") >= 3 else url + "/15"
+        yield url
         return
     async with EmbeddedRedis(tmp_path / "redis") as server:
         yield server.url
 
 
 @pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[ArqRedis]:
+def queue() -> str:
+    """This test's queue name, also the prefix of every key it makes in Redis."""
+    return f"herald:test:{secrets.token_hex(4)}"
+
+
+async def forget(redis: ArqRedis, queue: str) -> int:
+    """Delete every key of this test's (its queue's, its jobs'), as a Redis that lost its data
+    would have; other users of the same Redis are left alone."""
+    keys = [key async for key in redis.scan_iter(match=f"*{queue}*", count=1000)]
+    return int(await redis.delete(*keys)) if keys else 0
+
+
+@pytest.fixture
+async def redis(redis_url: str, queue: str) -> AsyncIterator[ArqRedis]:
     pool = await create_pool(arq_settings(redis_url))
-    await pool.flushdb()
     yield pool
-    await pool.flushdb()
+    await forget(pool, queue)
     await pool.aclose()
 
 
@@ -115,6 +128,7 @@ async def engine(
     database: str,
     redis: ArqRedis,
     redis_url: str,
+    queue: str,
     sim: RunningSim,
     tmp_path: Path,
     admin_token: str,
@@ -134,7 +148,6 @@ async def engine(
         "MAX_ATTEMPTS": "8",
         "CIRCUIT_TRIAL_SECONDS": "0.3",
     }
-    queue = f"herald:test:{secrets.token_hex(4)}"
     env["QUEUE_NAME"] = queue
     settings = Settings.from_env(env)
     state = AppState(settings=settings, manage_db=False)
