@@ -25,23 +25,15 @@ from typing import Any
 from herald.events import channel, encode
 from herald.settings import Settings
 from jobs.limits import Circuit, RateLimiter, RedisGuard
-from jobs.pacing import Concurrency, RoundTrips, can_finish
+from jobs.pacing import Concurrency, RoundTrips
 from jobs.probe import ProbeClient, Rejected, Transient, Unauthorized
-from models.delivery import (
-    Claimed,
-    Outcome,
-    Scope,
-    backoff,
-    claim,
-    fair_shares,
-    mark_sent,
-    record,
-)
+from models.delivery import Claimed, Outcome, Scope, claim, fair_shares, mark_sent, record
 from models.mailing import Mailing, MailingState, Window
-from models.message import MessageStatus as S
+from models.outcome import Answer, Decision, RetryPolicy, after_answer, before_send
 from models.schedule import finish_done, unsent_zones
 from models.stats import unsent_counts
-from models.windows import is_open, next_opening, zone, zones_open
+from models.transitions import MessageEvent
+from models.windows import zones_open
 
 log = logging.getLogger("herald.worker")
 FLUSH_EVERY = 0.05
@@ -75,6 +67,11 @@ class Dispatcher:
         self.probe, self.settings, self.circuit, self.limiter = probe, settings, circuit, limiter
         self.owner, self.clock = owner, clock
         self.rand = random.Random()  # noqa: S311 - jitter, not security
+        self.retry = RetryPolicy(
+            max_attempts=settings.max_attempts,
+            backoff_base=settings.backoff_base,
+            backoff_cap=settings.backoff_cap,
+        )
         self.in_flight: set[asyncio.Task[None]] = set()
         self.sent: list[int] = []
         self.outcomes: list[Outcome] = []
@@ -147,7 +144,8 @@ class Dispatcher:
         if claimed and self.stopping.is_set():
             # Stopped while claiming: hand them straight back, attempt unused.
             self.outcomes.extend(
-                Outcome(m.id, S.PENDING, now, None, m.lease_until) for m in claimed
+                Outcome(id=m.id, event=MessageEvent.RELEASE, lease_until=m.lease_until)
+                for m in claimed
             )
             return
         if not claimed:
@@ -205,19 +203,19 @@ class Dispatcher:
         return cached[1]
 
     async def _send(self, message: Claimed) -> None:
+        """I/O only: the outcome policy (models/outcome.py) decides, this writes."""
         mailing = self.active.get(message.mailing_id)
-        now = self.clock()
-        left = (mailing.end_at - now).total_seconds() if mailing else 0.0
-        if mailing is None or not can_finish(left, self.trips):
-            # Too late to expect an answer before the end: no attempt; the message waits
-            # out the end (not claimed again meanwhile) and the sweep expires it.
-            wait = mailing.end_at if mailing else now
-            self.outcomes.append(Outcome(message.id, S.PENDING, wait, None, message.lease_until))
+        held = before_send(
+            now=self.clock(),
+            end_at=mailing.end_at if mailing else None,
+            window=mailing.window if mailing else None,
+            timezone=message.timezone,
+            expected_answer=self.trips.percentile(),
+        )
+        if held is not None or mailing is None:
+            self._decided(message, held or Decision(event=MessageEvent.RELEASE))
             return
-        if mailing.window and not is_open(now, mailing.window, zone(message.timezone)):
-            opening = next_opening(now, mailing.window, zone(message.timezone))
-            self.outcomes.append(Outcome(message.id, S.PENDING, opening, None, message.lease_until))
-            return
+        answer, detail, retry_after = Answer.ACCEPTED, "", None
         try:
             # The full timeout, not what is left before the end: an attempt started in time
             # has its answer recorded whenever it comes, so an accepted message is SENT.
@@ -230,62 +228,55 @@ class Dispatcher:
             )
         except Unauthorized:
             await self.circuit.trip()
-            self.outcomes.append(
-                Outcome(message.id, S.PENDING, self.clock(), "probe: 401/403", message.lease_until)
-            )
+            answer = Answer.UNAUTHORIZED
         except Rejected as exc:
             self._observe(exc.latency)
-            self.outcomes.append(
-                Outcome(message.id, S.FAILED, None, exc.message, message.lease_until)
-            )
+            answer, detail = Answer.REJECTED, exc.message
         except Transient as exc:
             if exc.status is None:  # timeout or no connection: not a round trip
                 self.window.lost()
             else:
                 self._observe(exc.latency)
-            self.outcomes.append(self._retry(message, exc))
+            answer, detail, retry_after = Answer.TRANSIENT, exc.message, exc.retry_after
         except Exception:
             log.exception(
                 "unexpected error sending message",
                 extra={"message_id": message.id, "mailing_id": message.mailing_id},
             )
-            self.outcomes.append(
-                Outcome(message.id, S.RETRYING, None, "internal error", message.lease_until)
-            )
+            answer = Answer.ERROR
         else:
             self._observe(result.latency)
-            self.sent.append(message.id)
             if await self.circuit.is_open():
                 await self.circuit.close()
+        decision = after_answer(
+            answer,
+            attempts=message.attempts,
+            policy=self.retry,
+            now=self.clock(),
+            rand=self.rand,
+            detail=detail,
+            retry_after=retry_after,
+        )
+        self._decided(message, decision)
+
+    def _decided(self, message: Claimed, decision: Decision) -> None:
+        if decision.event == MessageEvent.ACCEPT:
+            self.sent.append(message.id)
+            return
+        self.outcomes.append(
+            Outcome(
+                id=message.id,
+                event=decision.event,
+                next_attempt_at=decision.at,
+                error=decision.error,
+                lease_until=message.lease_until,
+            )
+        )
 
     def _observe(self, latency: float | None) -> None:
         if latency is not None:
             self.trips.observe(latency)
         self.window.answered()
-
-    def _retry(self, message: Claimed, exc: Transient) -> Outcome:
-        if message.attempts >= self.settings.max_attempts:
-            return Outcome(
-                message.id,
-                S.FAILED,
-                None,
-                f"{exc.message} (attempts exhausted)",
-                message.lease_until,
-            )
-        delay = backoff(
-            message.attempts,
-            self.settings.backoff_base,
-            self.settings.backoff_cap,
-            exc.retry_after,
-            self.rand,
-        )
-        return Outcome(
-            message.id,
-            S.RETRYING,
-            self.clock() + timedelta(seconds=delay),
-            exc.message,
-            message.lease_until,
-        )
 
     async def _flush_loop(self) -> None:
         """Write outcomes every FLUSH_EVERY seconds until the drain is over and nothing is left;

@@ -54,10 +54,3 @@ class Concurrency:
 
     def lost(self) -> None:
         self.size = max(self.initial, self.size // 2)
-
-
-def can_finish(left: float, trips: RoundTrips, margin: float = 0.02) -> bool:
-    """May an attempt start with `left` seconds before the end? Only if its answer is expected
-    before then. With no measurement yet the window keeps the first batch small, so only what
-    is certainly too late (nothing left) is held back."""
-    return left > trips.percentile() + margin

@@ -150,10 +150,8 @@ class DeliveryWorker:
         stopped = asyncio.create_task(self.stopping.wait())
         await asyncio.wait({main, stopped}, return_when=asyncio.FIRST_COMPLETED)
         stopped.cancel()
-        main.cancel()
-        for task in worker.tasks.values():
-            task.cancel()  # a sweep cut short is harmless: it is idempotent
-        results = await asyncio.gather(main, *worker.tasks.values(), return_exceptions=True)
+        # A sweep cut short is harmless: it is idempotent.
+        results = await _cancel_until_done([main, *worker.tasks.values()])
         if self.stopping.is_set():
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(REDIS_TIMEOUT):
@@ -188,3 +186,16 @@ class DeliveryWorker:
         except Exception:
             return False
         return True
+
+
+async def _cancel_until_done(tasks: list[asyncio.Task[Any]], every: float = 0.5) -> list[Any]:
+    """Cancel the tasks and collect their results, cancelling again while any still runs: a
+    cancellation can be swallowed on the way (seen under load inside arq's poll loop, where a
+    Redis read's own timeout fired at the same moment), and one lost cancel must not keep a
+    process from stopping."""
+    pending = {task for task in tasks if not task.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=every)
+    return await asyncio.gather(*tasks, return_exceptions=True)

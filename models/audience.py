@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from models.mailing import Mailing
-from models.message import MessageStatus
 from models.sql import Params, db
+from models.transitions import MessageEvent, target_of
 
 
 def audience_where(mailing: Mailing, p: Params) -> str:
@@ -29,7 +29,7 @@ async def fan_out(mailing: Mailing, now: datetime) -> None:
     now = now.astimezone(UTC)
     select = (
         f"SELECT {p(mailing.id)}, c.id, c.phone, c.timezone,"
-        f" {p(MessageStatus.PENDING.value)}, 0, {p(now)}, {p(now)}, {p(now)}"
+        f" {p(target_of(MessageEvent.CREATE).value)}, 0, {p(now)}, {p(now)}, {p(now)}"
     )
     where = audience_where(mailing, p)  # placeholders must follow the SQL's textual order
     await db().execute_query(

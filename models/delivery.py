@@ -7,17 +7,21 @@ exception: an accepted message is SENT whatever else happened meanwhile, unless 
 
 from __future__ import annotations
 
-import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from models.message import MessageStatus
 from models.sql import Params, db, fetch, is_postgres, write_transaction
+from models.transitions import (
+    UNSENT,
+    MessageEvent,
+    message_cas,
+    message_cas_many,
+    sql_list,
+    target_of,
+)
 
-S = MessageStatus
-UNSENT_SQL = "('PENDING', 'RETRYING')"
-NOT_FINAL_SQL = "('PENDING', 'RETRYING', 'SENDING')"
+UNSENT_SQL = sql_list(UNSENT)
 
 
 @dataclass(frozen=True)
@@ -78,10 +82,9 @@ async def claim(
     if not scopes:
         return []
     p = Params()
-    head = (
-        f"UPDATE message SET status = 'SENDING', lease_owner = {p(owner)},"
-        f" lease_until = {p(_utc(lease_until))}, attempts = attempts + 1,"
-        f" updated_at = {(stamp := p(_utc(now)))}"
+    assign = (
+        f"lease_owner = {p(owner)}, lease_until = {p(_utc(lease_until))},"
+        f" attempts = attempts + 1, updated_at = {(stamp := p(_utc(now)))}"
     )
     lock = " FOR UPDATE SKIP LOCKED" if is_postgres() else ""
     picks = [
@@ -90,9 +93,10 @@ async def claim(
         f" LIMIT {p(min(limit, scope.share or limit))}{lock}) AS s{n}"
         for n, scope in enumerate(scopes)
     ]
+    where = f"id IN ({' UNION ALL '.join(picks)})"
     rows = await fetch(
-        f"{head} WHERE id IN ({' UNION ALL '.join(picks)}) AND status IN {UNSENT_SQL}"
-        " RETURNING id, mailing_id, client_id, phone, timezone, attempts",
+        message_cas(MessageEvent.CLAIM, assign=assign, where=where)
+        + " RETURNING id, mailing_id, client_id, phone, timezone, attempts",
         p,
     )
     return [
@@ -128,25 +132,33 @@ async def mark_sent(ids: Sequence[int], now: datetime) -> None:
 async def _mark_sent(ids: Sequence[int], now: datetime) -> None:
     p = Params()
     stamp = p(_utc(now))
-    await db().execute_query(
-        f"UPDATE message SET status = 'SENT', sent_at = {stamp}, updated_at = {stamp},"
-        " lease_owner = NULL, lease_until = NULL, last_error = NULL"
-        f" WHERE {_ids_locked_in_order(ids, p)} AND status IN {NOT_FINAL_SQL}",
-        p.values,
+    assign = (
+        f"sent_at = {stamp}, updated_at = {stamp}, lease_owner = NULL, lease_until = NULL,"
+        " last_error = NULL"
     )
+    where = _ids_locked_in_order(ids, p)
+    await db().execute_query(message_cas(MessageEvent.ACCEPT, assign=assign, where=where), p.values)
 
 
-@dataclass(frozen=True)
+OUTCOME_EVENTS = (MessageEvent.RETRY, MessageEvent.REJECT, MessageEvent.RELEASE)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Outcome:
+    """A claimed message's fate other than SENT (which `mark_sent` writes)."""
+
     id: int
-    status: MessageStatus  # RETRYING, FAILED or PENDING (released without using an attempt)
-    next_attempt_at: datetime | None  # None: now
-    error: str | None
+    event: MessageEvent  # one of OUTCOME_EVENTS
+    next_attempt_at: datetime | None = None  # None: now
+    error: str | None = None
     lease_until: datetime  # the claim this outcome belongs to
+
+    def __post_init__(self) -> None:
+        assert self.event in OUTCOME_EVENTS, self.event
 
 
 _CASTS = ("bigint", "varchar", "timestamptz", "varchar", "int", "timestamptz")
-_COLUMNS = ("id", "status", "next_at", "err", "refund", "lease")
+_COLUMNS = ("id", "status", "next_at", "err", "unused", "lease")
 RECORD_CHUNK = 1000
 
 
@@ -168,10 +180,10 @@ async def _record_chunk(outcomes: Sequence[Outcome], owner: str, now: datetime) 
     for n, o in enumerate(outcomes):
         values = (
             o.id,
-            o.status.value,
+            target_of(o.event).value,
             _utc(o.next_attempt_at or now),
             (o.error or "")[:300] or None,
-            1 if o.status == S.PENDING else 0,
+            1 if o.event == MessageEvent.RELEASE else 0,  # the attempt was not used: given back
             _utc(o.lease_until),
         )
         cells = [p(v) + (f"::{cast}" if pg else "") for v, cast in zip(values, _CASTS, strict=True)]
@@ -179,22 +191,14 @@ async def _record_chunk(outcomes: Sequence[Outcome], owner: str, now: datetime) 
             cells = [f"{cell} AS {name}" for cell, name in zip(cells, _COLUMNS, strict=True)]
         selects.append("SELECT " + ", ".join(cells))
     stamp = p(_utc(now))
-    await db().execute_query(
-        f"UPDATE message SET status = v.status, next_attempt_at = v.next_at,"
-        f" last_error = v.err, updated_at = {stamp}, attempts = attempts - v.refund,"
-        f" lease_owner = NULL, lease_until = NULL FROM ({' UNION ALL '.join(selects)}) AS v"
-        f" WHERE message.{_ids_locked_in_order([o.id for o in outcomes], p)}"
-        " AND message.id = v.id AND message.status = 'SENDING'"
-        f" AND message.lease_owner = {p(owner)} AND message.lease_until = v.lease",
-        p.values,
+    sql = message_cas_many(
+        OUTCOME_EVENTS,
+        "v.status",
+        assign=f"next_attempt_at = v.next_at, last_error = v.err, updated_at = {stamp},"
+        " attempts = attempts - v.unused, lease_owner = NULL, lease_until = NULL",
+        source=f" FROM ({' UNION ALL '.join(selects)}) AS v",
+        where=f"message.{_ids_locked_in_order([o.id for o in outcomes], p)}"
+        f" AND message.id = v.id AND message.lease_owner = {p(owner)}"
+        " AND message.lease_until = v.lease",
     )
-
-
-def backoff(
-    attempts: int, base: float, cap: float, retry_after: float | None, rand: random.Random
-) -> float:
-    """Exponential backoff with jitter (half to full delay, so retries of a burst spread out
-    instead of hitting the probe together); never sooner than the server's Retry-After."""
-    delay = min(cap, base * 2 ** max(0, attempts - 1))
-    delay *= 0.5 + rand.random() / 2
-    return float(max(delay, retry_after or 0.0))
+    await db().execute_query(sql, p.values)

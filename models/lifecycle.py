@@ -17,7 +17,7 @@ from models.message import Message, MessageStatus
 from models.schedule import revive_reachable
 from models.sql import lock_messages, write_transaction
 from models.stats import MailingStat
-from models.transitions import cancel_mailing_messages
+from models.transitions import MailingEvent, cancel_mailing_messages, move_mailings
 
 S = MailingState
 
@@ -103,14 +103,9 @@ async def delete_mailing(mailing_id: int, now: datetime) -> None:
     await Mailing.filter(id=mailing_id).delete()
 
 
-async def _move(
-    mailing_id: int,
-    sources: tuple[MailingState, ...],
-    target: MailingState,
-    verb: str,
-    **extra: object,
-) -> Mailing:
-    updated = await Mailing.filter(id=mailing_id, state__in=sources).update(state=target, **extra)
+async def _move(mailing_id: int, event: MailingEvent, verb: str, now: datetime) -> Mailing:
+    assign = {"finished_at": now} if event == MailingEvent.CANCEL else {}
+    updated = await move_mailings(event, now, assign=assign, id=mailing_id)
     mailing = await get_mailing(mailing_id)
     if not updated:
         raise IllegalTransition(f"cannot {verb} a mailing that is {mailing.state.value}")
@@ -118,26 +113,20 @@ async def _move(
 
 
 async def pause_mailing(mailing_id: int, now: datetime) -> Mailing:
-    return await _move(mailing_id, (S.SCHEDULED, S.RUNNING), S.PAUSED, "pause", updated_at=now)
+    return await _move(mailing_id, MailingEvent.PAUSE, "pause", now)
 
 
 async def resume_mailing(mailing_id: int, now: datetime) -> Mailing:
     """A paused mailing goes back to RUNNING if it had started, else to SCHEDULED."""
     mailing = await get_mailing(mailing_id)
-    target = S.RUNNING if mailing.started_at is not None else S.SCHEDULED
-    return await _move(mailing_id, (S.PAUSED,), target, "resume", updated_at=now)
+    started = mailing.started_at is not None
+    event = MailingEvent.RESUME if started else MailingEvent.RESUME_UNSTARTED
+    return await _move(mailing_id, event, "resume", now)
 
 
 @write_transaction
 async def cancel_mailing(mailing_id: int, now: datetime) -> Mailing:
-    mailing = await _move(
-        mailing_id,
-        (S.SCHEDULED, S.RUNNING, S.PAUSED),
-        S.CANCELLED,
-        "cancel",
-        finished_at=now,
-        updated_at=now,
-    )
+    mailing = await _move(mailing_id, MailingEvent.CANCEL, "cancel", now)
     await lock_messages("mailing_id", mailing_id)
     await cancel_mailing_messages(mailing_id, now)
     return mailing

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
-from enum import StrEnum
 from typing import Any
 
 from tortoise import fields
@@ -12,20 +11,11 @@ from tortoise.models import Model
 
 from models.client import validate_operator_code, validate_tag
 from models.errors import Conflict, InvalidInput
+from models.states import MailingState as MailingState  # re-exported
+from models.transitions import MAILING_ENDED
 
 MAX_TEXT = 1000
 MAX_FILTER_ITEMS = 100
-
-
-class MailingState(StrEnum):
-    SCHEDULED = "SCHEDULED"
-    RUNNING = "RUNNING"
-    PAUSED = "PAUSED"
-    FINISHED = "FINISHED"
-    CANCELLED = "CANCELLED"
-
-
-ENDED_STATES = frozenset({MailingState.FINISHED, MailingState.CANCELLED})
 
 
 class Mailing(Model):
@@ -191,7 +181,7 @@ def check_patch(mailing: Mailing, patch: MailingPatch, now: datetime) -> None:
     """Editing rules: everything while SCHEDULED; only endAt and window once started
     (the audience is already snapshotted and messages may be in flight); nothing once ended."""
     changed = patch.changed()
-    if mailing.state in ENDED_STATES:
+    if mailing.state in MAILING_ENDED:
         raise Conflict(f"mailing is {mailing.state.value} and can no longer be edited")
     frozen = changed - EDITABLE_WHILE_ACTIVE
     if mailing.state != MailingState.SCHEDULED and frozen:

@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from tortoise import fields
 from tortoise.models import Model
 
+from models.states import MessageStatus as MessageStatus  # re-exported
+
 if TYPE_CHECKING:
     from models.client import Client
     from models.mailing import Mailing
-
-
-class MessageStatus(StrEnum):
-    PENDING = "PENDING"
-    SENDING = "SENDING"
-    RETRYING = "RETRYING"
-    SENT = "SENT"
-    FAILED = "FAILED"
-    EXPIRED = "EXPIRED"
-    CANCELLED = "CANCELLED"
-
-
-FINAL_STATUSES = frozenset(
-    {MessageStatus.SENT, MessageStatus.FAILED, MessageStatus.EXPIRED, MessageStatus.CANCELLED}
-)
 
 
 class Message(Model):

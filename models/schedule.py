@@ -11,11 +11,22 @@ from models.audience import fan_out
 from models.mailing import Mailing, MailingState
 from models.message import Message, MessageStatus
 from models.sql import Params, db, fetch, write_transaction
+from models.transitions import (
+    NOT_FINAL,
+    UNSENT,
+    MailingEvent,
+    MessageEvent,
+    mailing_cas,
+    message_cas,
+    move_mailings,
+    move_messages,
+    sql_list,
+)
 from models.windows import next_openings, opening_before_end
 from models.windows import zone as zone_info
 
 M = MailingState
-UNSENT = "('PENDING', 'RETRYING')"
+UNSENT_SQL = sql_list(UNSENT)
 # Why a message was EXPIRED (message.last_error): only the first can be undone by an edit.
 EXPIRED_BY_WINDOW = "window cannot open before endAt"
 EXPIRED_BY_END = "endAt passed"
@@ -34,9 +45,14 @@ async def start_mailing(mailing_id: int, now: datetime) -> bool:
 
 @write_transaction
 async def _start_and_fan_out(mailing_id: int, now: datetime) -> Mailing | None:
-    started = await Mailing.filter(
-        id=mailing_id, state=M.SCHEDULED, start_at__lte=now, end_at__gt=now
-    ).update(state=M.RUNNING, started_at=now, updated_at=now)
+    started = await move_mailings(
+        MailingEvent.START,
+        now,
+        assign={"started_at": now},
+        id=mailing_id,
+        start_at__lte=now,
+        end_at__gt=now,
+    )
     if not started:
         return None
     mailing = await Mailing.get(id=mailing_id)
@@ -59,7 +75,7 @@ async def unsent_zones(mailing_id: int) -> list[str]:
     p = Params()
     rows = await fetch(
         f"SELECT DISTINCT timezone FROM message WHERE mailing_id = {p(mailing_id)}"
-        f" AND status IN {UNSENT}",
+        f" AND status IN {UNSENT_SQL}",
         p,
     )
     return [str(r["timezone"]) for r in rows]
@@ -80,9 +96,10 @@ async def schedule_windows(mailing: Mailing, now: datetime) -> None:
             # Only if the mailing still has the end and window judged by: an edit that
             # revived these messages meanwhile must not be undone by this stale sweep.
             same = _unchanged(p, mailing, p(opening.astimezone(UTC)))
-            sql = (
-                f"UPDATE message SET status = 'EXPIRED', last_error = {p(EXPIRED_BY_WINDOW)},"
-                f" updated_at = {stamp} WHERE {where} AND status IN {UNSENT} AND {same}"
+            sql = message_cas(
+                MessageEvent.EXPIRE,
+                assign=f"last_error = {p(EXPIRED_BY_WINDOW)}, updated_at = {stamp}",
+                where=f"{where} AND {same}",
             )
         elif opening <= now:  # open now: only messages still waiting for a later opening
             sql = (
@@ -119,10 +136,12 @@ async def revive_reachable(mailing: Mailing, now: datetime) -> int:
     because the end passed stay expired. Returns how many came back."""
     if mailing.end_at <= now:
         return 0
-    expired = Message.filter(
-        mailing_id=mailing.id, status=MessageStatus.EXPIRED, last_error=EXPIRED_BY_WINDOW
+    expired = {"mailing_id": mailing.id, "last_error": EXPIRED_BY_WINDOW}
+    zones = set(
+        await Message.filter(status=MessageStatus.EXPIRED, **expired)
+        .distinct()
+        .values_list("timezone", flat=True)
     )
-    zones = set(await expired.distinct().values_list("timezone", flat=True))
     window = mailing.window
     reachable = [
         str(name)
@@ -131,8 +150,12 @@ async def revive_reachable(mailing: Mailing, now: datetime) -> int:
     ]
     if not reachable:
         return 0
-    return await expired.filter(timezone__in=reachable).update(
-        status=MessageStatus.PENDING, next_attempt_at=now, last_error=REVIVED, updated_at=now
+    return await move_messages(
+        MessageEvent.REVIVE,
+        now,
+        assign={"next_attempt_at": now, "last_error": REVIVED},
+        timezone__in=reachable,
+        **expired,
     )
 
 
@@ -148,10 +171,11 @@ async def expire_ended(now: datetime) -> None:
     """Messages of mailings whose end has passed can no longer be sent."""
     await _update_at(
         now,
-        (
-            f"UPDATE message SET status = 'EXPIRED', last_error = '{EXPIRED_BY_END}',"
-            f" updated_at = {{now}} WHERE status IN {UNSENT} AND mailing_id IN"
-            " (SELECT id FROM mailing WHERE end_at <= {now} AND state IN ('RUNNING', 'PAUSED'))"
+        message_cas(
+            MessageEvent.EXPIRE,
+            assign=f"last_error = '{EXPIRED_BY_END}', updated_at = {{now}}",
+            where="mailing_id IN (SELECT id FROM mailing WHERE end_at <= {now}"
+            f" AND state IN {sql_list({M.RUNNING, M.PAUSED})})",
         ),
     )
 
@@ -161,10 +185,11 @@ async def cancel_orphans(now: datetime) -> None:
     that moment that then failed transiently) end CANCELLED too."""
     await _update_at(
         now,
-        (
-            f"UPDATE message SET status = 'CANCELLED', updated_at = {{now}}"
-            f" WHERE status IN {UNSENT} AND (client_id IS NULL OR mailing_id IN"
-            " (SELECT id FROM mailing WHERE state = 'CANCELLED'))"
+        message_cas(
+            MessageEvent.CANCEL,
+            assign="updated_at = {now}",
+            where="client_id IS NULL OR mailing_id IN"
+            f" (SELECT id FROM mailing WHERE state = '{M.CANCELLED}')",
         ),
     )
 
@@ -174,10 +199,11 @@ async def reclaim_expired_leases(now: datetime) -> None:
     (the probe sees the same msgId, so it can recognise a repeat)."""
     await _update_at(
         now,
-        (
-            "UPDATE message SET status = 'RETRYING', next_attempt_at = {now},"
-            " lease_owner = NULL, lease_until = NULL, updated_at = {now}"
-            " WHERE status = 'SENDING' AND lease_until < {now}"
+        message_cas(
+            MessageEvent.RECLAIM,
+            assign="next_attempt_at = {now}, lease_owner = NULL, lease_until = NULL,"
+            " updated_at = {now}",
+            where="lease_until < {now}",
         ),
     )
 
@@ -186,22 +212,21 @@ async def finish_done(now: datetime) -> list[int]:
     """RUNNING (or ended PAUSED) mailings with nothing left to send become FINISHED."""
     p = Params()
     stamp = p(now.astimezone(UTC))
-    rows = await fetch(
-        f"UPDATE mailing SET state = 'FINISHED', finished_at = {stamp}, updated_at = {stamp}"
-        f" WHERE (state = 'RUNNING' OR (state = 'PAUSED' AND end_at <= {stamp}))"
+    sql = mailing_cas(
+        MailingEvent.FINISH,
+        assign=f"finished_at = {stamp}, updated_at = {stamp}",
+        where=f"(mailing.state = '{M.RUNNING}' OR mailing.end_at <= {stamp})"
         " AND NOT EXISTS (SELECT 1 FROM message m WHERE m.mailing_id = mailing.id"
-        " AND m.status IN ('PENDING', 'RETRYING', 'SENDING')) RETURNING id",
-        p,
+        f" AND m.status IN {sql_list(NOT_FINAL)})",
     )
+    rows = await fetch(sql + " RETURNING id", p)
     return [int(r["id"]) for r in rows]
 
 
 async def finish_unstarted_past_end(now: datetime) -> None:
     """A SCHEDULED mailing whose whole period passed (the service was down) never started:
     it finishes with no messages rather than sending late."""
-    await Mailing.filter(state=M.SCHEDULED, end_at__lte=now).update(
-        state=M.FINISHED, finished_at=now, updated_at=now
-    )
+    await move_mailings(MailingEvent.LAPSE, now, assign={"finished_at": now}, end_at__lte=now)
 
 
 async def windowed_running(now: datetime) -> list[Mailing]:

@@ -13,9 +13,10 @@ from gql.live import OVERALL, Hub
 from gql.resolvers.stats import stats as overall_snapshot
 from gql.types.stats import MailingStats, OverallStats
 from models.errors import DomainError, NotFound
-from models.mailing import ENDED_STATES, Mailing
+from models.mailing import Mailing
 from models.message import MessageStatus
 from models.stats import counts_for_mailings
+from models.transitions import MAILING_ENDED
 
 Info = strawberry.Info[Context, None]
 
@@ -40,7 +41,7 @@ IN_FLIGHT = {MessageStatus.PENDING, MessageStatus.RETRYING, MessageStatus.SENDIN
 def settled(snapshot: MailingStats) -> bool:
     """Ended and nothing left that could still change (a cancel may leave sends in flight,
     whose outcomes must still reach the watcher before the stream completes)."""
-    return snapshot.state in ENDED_STATES and not any(
+    return snapshot.state in MAILING_ENDED and not any(
         item.count for item in snapshot.by_status if item.status in IN_FLIGHT
     )
 

@@ -24,7 +24,8 @@ from herald.settings import Settings
 from jobs.start import enqueue_start
 from jobs.worker import DeliveryWorker
 from models.mailing import Mailing
-from models.message import FINAL_STATUSES, Message
+from models.message import Message
+from models.transitions import FINAL
 from tests.conftest import GQL
 
 
@@ -112,11 +113,7 @@ async def all_final(mailing_id: int) -> bool:
     """The mailing has started and none of its messages can change any more."""
     if not await Mailing.filter(id=mailing_id, started_at__isnull=False).exists():
         return False
-    return (
-        not await Message.filter(mailing_id=mailing_id)
-        .exclude(status__in=list(FINAL_STATUSES))
-        .exists()
-    )
+    return not await Message.filter(mailing_id=mailing_id).exclude(status__in=list(FINAL)).exists()
 
 
 async def mailing_state(mailing_id: int) -> str:

@@ -32,7 +32,7 @@ async def test_graceful_stop_mid_mailing_then_restart_sends_nothing_twice(
     engine.configure(latency_ms=300, jitter_ms=100)
     args = ["worker"] if command == "worker" else ["serve", "--port", "0", "--no-migrate"]
     log = tmp_path / "herald.log"
-    first = spawn(engine, log, *args, PROBE_TIMEOUT="10", LEASE_SECONDS="12")
+    first = spawn(engine, log, *args, PROBE_TIMEOUT="10", LEASE_SECONDS="12", LOG_LEVEL="INFO")
     with running(first):
         mid = await mailing(engine)
         await wait_for(lambda: _sim_at_least(engine, 600), timeout=60, what="sending under way")

@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from models.delivery import backoff
+from models.outcome import backoff
 
 CASES = [
     # attempts, base, cap, retry_after, low, high

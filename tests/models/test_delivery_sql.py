@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from models.delivery import Outcome, Scope, claim, record
 from models.mailing import Mailing, MailingState
 from models.message import Message, MessageStatus
+from models.transitions import MessageEvent
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -34,11 +35,15 @@ async def test_outcome_of_an_older_claim_is_ignored(database: str) -> None:
     [second] = await claim(
         [Scope(mailing.id, None)], later, "w1", later + timedelta(seconds=60), 10
     )
-    await record([Outcome(first.id, MessageStatus.PENDING, NOW, None, first_lease)], "w1", later)
+    stale = Outcome(
+        id=first.id, event=MessageEvent.RELEASE, next_attempt_at=NOW, lease_until=first_lease
+    )
+    await record([stale], "w1", later)
     row = await Message.get(id=first.id)
     assert (row.status, row.attempts) == (MessageStatus.SENDING, 2)  # the stale release lost
-    await record(
-        [Outcome(second.id, MessageStatus.FAILED, None, "400", second.lease_until)], "w1", later
+    rejected = Outcome(
+        id=second.id, event=MessageEvent.REJECT, error="400", lease_until=second.lease_until
     )
+    await record([rejected], "w1", later)
     row = await Message.get(id=first.id)
     assert (row.status, row.last_error) == (MessageStatus.FAILED, "400")
