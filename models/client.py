@@ -16,11 +16,19 @@ from tortoise.models import Model
 from models.errors import Conflict, InvalidInput, NotFound
 from models.message import Message
 from models.sql import lock_messages, write_transaction
+from models.text import reject_controls
 from models.transitions import cancel_client_messages
 
-PHONE_RE = re.compile(r"^7\d{10}$")
-OPERATOR_RE = re.compile(r"^\d{3}$")
+# ASCII digits only: `\d` (and int()) accept every Unicode digit, so 7916… in Arabic-Indic
+# digits would be a second client beside "7916…" that no operator-code filter finds.
+PHONE_RE = re.compile(r"7[0-9]{10}")
+OPERATOR_RE = re.compile(r"[0-9]{3}")
 MAX_TAG = 64
+# Names a ZoneInfo key can take that are not places: `localtime` is whatever the server's zone
+# is, `posixrules` a tzcode artefact, `Factory` means "local time unknown".
+_NOT_PLACES = frozenset({"localtime", "posixrules", "Factory"})
+_ZONE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+-]*(?:/[A-Za-z0-9_+-]+)*")
+_ASCII_SPACE = " \t\r\n"
 
 
 class Client(Model):
@@ -47,36 +55,55 @@ class ClientData:
 
 
 @lru_cache(maxsize=1)
-def _zones() -> frozenset[str]:
-    return frozenset(available_timezones())
+def known_zones() -> frozenset[str]:
+    """The IANA zone names a client may have: `available_timezones()` (tzdata and the system's
+    zoneinfo) without the entries that are not places, and only plain `Area/Location` names
+    (no paths, no `..`)."""
+    return frozenset(
+        name
+        for name in available_timezones()
+        if name not in _NOT_PLACES and _ZONE_NAME.fullmatch(name)
+    )
 
 
 def validate_phone(phone: str) -> str:
-    phone = phone.strip()
-    if not PHONE_RE.match(phone):
-        raise InvalidInput("phone must be 7 followed by 10 digits (7XXXXXXXXXX)", field="phone")
+    """The one canonical form, `7` and 10 ASCII digits; surrounding ASCII spaces are trimmed,
+    nothing is rewritten (`+7 …`, `8916…` are rejected, so one number has one spelling)."""
+    phone = phone.strip(_ASCII_SPACE)
+    if not PHONE_RE.fullmatch(phone):
+        raise InvalidInput(
+            "phone must be 7 followed by 10 ASCII digits (7XXXXXXXXXX)", field="phone"
+        )
     return phone
 
 
 def validate_operator_code(code: str) -> str:
-    if not OPERATOR_RE.match(code):
-        raise InvalidInput("operatorCode must be three digits", field="operatorCode")
+    if not OPERATOR_RE.fullmatch(code):
+        raise InvalidInput("operatorCode must be three ASCII digits", field="operatorCode")
     return code
 
 
 def validate_tag(tag: str | None) -> str | None:
+    """Trimmed, at most MAX_TAG characters, no control characters (tab and newline included:
+    a tag is one line); empty means no tag."""
     if tag is None:
         return None
-    tag = tag.strip()
+    tag = reject_controls(tag, "tag").strip()
     if len(tag) > MAX_TAG:
         raise InvalidInput(f"tag must be at most {MAX_TAG} characters", field="tag")
     return tag or None
 
 
 def validate_timezone(name: str) -> str:
-    if name not in _zones():
+    if name not in known_zones():
         raise InvalidInput(f"unknown IANA time zone: {name[:64]!r}", field="timezone")
     return name
+
+
+def check_lookup(value: str | None, field: str) -> str | None:
+    """A value a query filters on (not stored): any string but one with control characters,
+    which no stored value holds and which PostgreSQL cannot take as a parameter (NUL)."""
+    return None if value is None else reject_controls(value, field)
 
 
 def validate_client(

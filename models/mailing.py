@@ -12,10 +12,15 @@ from tortoise.models import Model
 from models.client import validate_operator_code, validate_tag
 from models.errors import Conflict, InvalidInput
 from models.states import MailingState as MailingState  # re-exported
+from models.text import LINE_BREAKS_AND_TAB, reject_controls
 from models.transitions import MAILING_ENDED
 
 MAX_TEXT = 1000
 MAX_FILTER_ITEMS = 100
+# Every instant a mailing stores lies here: wider than any real campaign, and far enough from
+# datetime's year 1 and 9999 that converting to UTC can never overflow.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 class Mailing(Model):
@@ -113,6 +118,9 @@ EDITABLE_WHILE_ACTIVE = frozenset({"end_at", "window"})
 
 
 def validate_text(text: str) -> str:
+    """Non-empty, at most MAX_TEXT characters; tab and line breaks are the only control
+    characters allowed (PostgreSQL cannot store NUL; the rest have no place in an SMS)."""
+    reject_controls(text, "text", allow=LINE_BREAKS_AND_TAB)
     if not text.strip():
         raise InvalidInput("text must not be empty", field="text")
     if len(text) > MAX_TEXT:
@@ -121,10 +129,17 @@ def validate_text(text: str) -> str:
 
 
 def validate_aware(value: datetime, field: str) -> datetime:
-    """Aware, and converted to UTC: SQLite compares stored times as text, so every stored
-    time must share one offset (a -05:00 endAt would otherwise sort wrongly)."""
+    """Aware, between EARLIEST and LATEST, and converted to UTC: SQLite compares stored times
+    as text, so every stored time must share one offset (a -05:00 endAt would otherwise sort
+    wrongly). The bounds are checked first, by comparing instants, because the conversion
+    itself overflows near year 1 or 9999 (0001-01-01T00:00+03:00 is in year 0 in UTC)."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise InvalidInput(f"{field} must carry a UTC offset (e.g. +03:00 or Z)", field=field)
+    if not EARLIEST <= value <= LATEST:
+        raise InvalidInput(
+            f"{field} must be between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} (UTC)",
+            field=field,
+        )
     return value.astimezone(UTC)
 
 
@@ -138,14 +153,14 @@ def validate_filter(operator_codes: list[str] | None, tags: list[str] | None) ->
             validate_operator_code(code)
         except InvalidInput:
             raise InvalidInput(
-                "operator codes are three digits", field="filter.operatorCodes"
+                "operator codes are three ASCII digits", field="filter.operatorCodes"
             ) from None
     clean_tags = []
     for tag in tag_list:
         try:
             clean = validate_tag(tag)
-        except InvalidInput:
-            raise InvalidInput("tags are at most 64 characters", field="filter.tags") from None
+        except InvalidInput as exc:
+            raise InvalidInput(exc.message, field="filter.tags") from None
         if clean is None:
             raise InvalidInput("tags must not be empty", field="filter.tags")
         clean_tags.append(clean)

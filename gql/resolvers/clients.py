@@ -41,6 +41,8 @@ async def clients(
     tag: str | None = None,
     operator_code: str | None = None,
 ) -> ClientConnection:
+    tag = domain.check_lookup(tag, "tag")
+    operator_code = domain.check_lookup(operator_code, "operatorCode")
     queryset = domain.Client.all()
     if tag is not None:
         queryset = queryset.filter(tag=tag)

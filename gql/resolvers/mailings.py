@@ -62,6 +62,11 @@ async def create_mailing(
     info: Info, input: MailingInput, idempotency_key: str | None = None
 ) -> MailingType:
     now = info.context.now()
+    # Bounded before the idempotency fingerprint, which converts them to UTC: a year-1 or
+    # year-9999 instant would overflow there. (Only the time-dependent checks need to wait
+    # until after the key is looked up.)
+    validate_aware(input.start_at, "startAt")
+    validate_aware(input.end_at, "endAt")
 
     async def create() -> Mailing:
         data = validate_mailing(
