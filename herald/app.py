@@ -43,7 +43,7 @@ from gql.live import Hub
 from gql.resolvers.live import read_snapshot
 from gql.schema import build_schema
 from gql.shared import SharedStreams
-from gql.websocket import AuthenticatedTransportWS, bearer
+from gql.websocket import AuthenticatedTransportWS, SafeCloseWebSocketAdapter, bearer
 from herald import db
 from herald.clock import utc_now
 from herald.events import Notifier, publish
@@ -112,6 +112,7 @@ class HeraldGraphQL(GraphQL[Context, None]):
     the negotiated media type (gql/http.py), never plain text or a 500."""
 
     graphql_transport_ws_handler_class = AuthenticatedTransportWS
+    websocket_adapter_class = SafeCloseWebSocketAdapter
 
     def __init__(self, schema: strawberry.Schema, state: AppState) -> None:
         # Only graphql-transport-ws: the legacy graphql-ws protocol is refused (CVE-2026-35526).
