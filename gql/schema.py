@@ -16,6 +16,7 @@ from gql.subscriptions import CheckSubscriptionTargets
 from gql.types.client import ClientConnection, ClientType, ImportResult
 from gql.types.mailing import MailingConnection, MailingType
 from gql.types.stats import OverallStats
+from gql.wellformed import WellFormedVariables
 
 MAX_DEPTH = 10
 MAX_ALIASES = 30
@@ -67,6 +68,7 @@ def build_schema() -> strawberry.Schema:
         config=StrawberryConfig(scalar_map=SCALARS),
         extensions=[
             ErrorContract,
+            WellFormedVariables,
             RequireRole,
             CheckSubscriptionTargets,
             lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),

@@ -3,11 +3,21 @@ protocol `error` message for that operation (the connection and other operations
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import strawberry
-from graphql import FieldNode, GraphQLError, OperationDefinitionNode, VariableNode
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    SelectionNode,
+    VariableNode,
+    get_operation_ast,
+)
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 from strawberry.types.graphql import OperationType
@@ -26,6 +36,24 @@ def _argument(field: FieldNode, name: str, variables: dict[str, Any]) -> Any:
                 return variables.get(value.name.value)
             return getattr(value, "value", None)
     return None
+
+
+def _root_fields(document: DocumentNode, operation_name: str | None) -> Iterator[FieldNode]:
+    """The operation's root fields with fragments and inline fragments expanded (validation
+    has run: fragments exist, do not cycle, and carry no @skip/@include on a subscription root)."""
+    operation = get_operation_ast(document, operation_name)
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    pending: list[SelectionNode] = list(operation.selection_set.selections) if operation else []
+    while pending:
+        selection = pending.pop()
+        if isinstance(selection, FieldNode):
+            yield selection
+        elif isinstance(selection, InlineFragmentNode):
+            pending.extend(selection.selection_set.selections)
+        elif isinstance(selection, FragmentSpreadNode) and selection.name.value in fragments:
+            pending.extend(fragments[selection.name.value].selection_set.selections)
 
 
 class CheckSubscriptionTargets(SchemaExtension):
@@ -47,22 +75,19 @@ class CheckSubscriptionTargets(SchemaExtension):
     async def _missing_targets(self) -> list[GraphQLError]:
         ctx = self.execution_context
         assert ctx.graphql_document is not None
-        for definition in ctx.graphql_document.definitions:
-            if not isinstance(definition, OperationDefinitionNode):
-                continue
-            for field in definition.selection_set.selections:
-                if isinstance(field, FieldNode) and field.name.value == "mailingStats":
-                    raw = _argument(field, "id", ctx.variables or {})
-                    try:
-                        mailing_id = parse_id(strawberry.ID(str(raw)))
-                    except DomainError as exc:
-                        return [domain_error(exc)]
-                    if not await Mailing.exists(id=mailing_id):
-                        return [
-                            GraphQLError(
-                                f"mailing {raw} not found",
-                                nodes=[field],
-                                extensions={"code": "NOT_FOUND", "field": "id"},
-                            )
-                        ]
+        for field in _root_fields(ctx.graphql_document, ctx.operation_name):
+            if field.name.value == "mailingStats":
+                raw = _argument(field, "id", ctx.variables or {})
+                try:
+                    mailing_id = parse_id(strawberry.ID(str(raw)))
+                except DomainError as exc:
+                    return [domain_error(exc)]
+                if not await Mailing.exists(id=mailing_id):
+                    return [
+                        GraphQLError(
+                            f"mailing {raw} not found",
+                            nodes=[field],
+                            extensions={"code": "NOT_FOUND", "field": "id"},
+                        )
+                    ]
         return []

@@ -1,5 +1,7 @@
 """graphql-transport-ws with Herald's rules: the bearer token comes in `connection_init`
-(missing or invalid → close 4401), viewers may subscribe, idle clients are pinged."""
+(missing or invalid → close 4401), viewers may subscribe, idle clients are pinged, and every
+malformed frame gets the protocol's answer (close 4400 with a reason) instead of an exception
+that drops the socket or an operation that never answers."""
 
 from __future__ import annotations
 
@@ -9,32 +11,74 @@ from contextlib import aclosing
 from typing import Any
 
 from graphql import GraphQLError, OperationType, get_operation_ast, parse
+from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,
     _OperationStreamClosed,
 )
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
+    Message,
+    SubscribeMessage,
+)
 
+from gql.errors import INTERNAL
 from gql.shared import SharedStreams, stream_key
+from gql.wellformed import has_lone_surrogate
 from models.token import role_for
 
 PING_EVERY = 20.0
+CLOSE_REASON_BYTES = 123  # RFC 6455: a close frame's payload is 125 bytes, 2 for the code
 
 
 def _is_subscription(query: str, name: str | None) -> bool:
     try:
         operation = get_operation_ast(parse(query), name)
-    except GraphQLError:
-        return False  # the usual path reports the syntax error
+    except (GraphQLError, RecursionError):
+        return False  # the usual path reports the syntax error (or the too-deep document)
     return operation is not None and operation.operation == OperationType.SUBSCRIPTION
 
 
 def bearer(header: object) -> str:
-    if not isinstance(header, str):
+    if not isinstance(header, str) or has_lone_surrogate(header):
         return ""
     scheme, _, token = header.partition(" ")
     return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def malformed(message: object) -> str | None:
+    """What is wrong with a frame's shape (graphql-ws PROTOCOL.md), or None. strawberry indexes
+    frames blindly: a null payload or a list as id raised, ending the connection without a close
+    code, and a query that is not a string held an operation slot without ever answering."""
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        return "Message must be an object with a string type"
+    kind, payload = message["type"], message.get("payload")
+    if kind in ("subscribe", "complete"):
+        op_id = message.get("id")
+        if not isinstance(op_id, str) or not op_id:
+            return f"{kind} needs a non-empty string id"
+    if kind != "subscribe":
+        return None if isinstance(payload, dict | None) else f"{kind} payload must be an object"
+    if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+        return "subscribe payload needs a string query"
+    if not isinstance(payload.get("operationName"), str | None):
+        return "subscribe operationName must be a string"
+    for name in ("variables", "extensions"):
+        if not isinstance(payload.get(name), dict | None):
+            return f"subscribe {name} must be an object"
+    return None
+
+
+def close_reason(reason: str) -> str:
+    """Reasons echo client input (an operation name, a message type): cut to what a close frame
+    holds, and lone surrogates replaced so the reason encodes."""
+    return reason.encode("utf-8", "replace")[:CLOSE_REASON_BYTES].decode("utf-8", "ignore")
+
+
+class SafeCloseWebSocketAdapter(ASGIWebSocketAdapter):
+    async def close(self, code: int, reason: str) -> None:
+        await super().close(code, close_reason(reason))
 
 
 class AuthenticatedTransportWS(BaseGraphQLTransportWSHandler[Any, None]):
@@ -56,6 +100,31 @@ class AuthenticatedTransportWS(BaseGraphQLTransportWSHandler[Any, None]):
         await super().handle_connection_init(message)
         if self.connection_acknowledged and self.ping_task is None:
             self.ping_task = asyncio.create_task(self._ping())
+
+    async def handle_message(self, message: Message) -> None:
+        if problem := malformed(message):
+            await self.handle_invalid_message(problem)
+            return
+        await super().handle_message(message)
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        """strawberry's limit error has no code; the limit itself is the same."""
+        limit = self.max_subscriptions_per_connection
+        if (
+            self.connection_acknowledged
+            and limit is not None
+            and message["id"] not in self.operations
+            and len(self.operations) >= limit
+        ):
+            error = GraphQLError(
+                f"at most {limit} operations may run at once on one connection",
+                extensions={"code": "BAD_USER_INPUT"},
+            )
+            await self.send_message(
+                {"id": message["id"], "type": "error", "payload": [error.formatted]}
+            )
+            return
+        await super().handle_subscribe(message)
 
     async def run_operation(self, operation: Operation[Any, None]) -> None:
         """Subscriptions run once per distinct document and are shared (gql/shared.py);
@@ -82,6 +151,14 @@ class AuthenticatedTransportWS(BaseGraphQLTransportWSHandler[Any, None]):
             await operation.send_operation_message({"id": operation.id, "type": "complete"})
         except _OperationStreamClosed:
             return
+        except Exception as error:
+            # A bug, not the client's doing: logged with its traceback (as strawberry does for
+            # unshared operations), answered, and the operation's slot freed.
+            await self.handle_task_exception(error)
+            internal = GraphQLError("Internal server error", extensions={"code": INTERNAL})
+            with contextlib.suppress(Exception):
+                await operation.send_initial_errors([internal])
+            self.operations.pop(operation.id, None)
 
     async def _ping(self) -> None:
         """Protocol-level pings keep idle connections alive through proxies and reveal dead

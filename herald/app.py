@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -15,20 +16,34 @@ from urllib.parse import urlsplit
 
 import strawberry
 from arq import create_pool
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import MissingQueryError
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.parse_content_type import parse_content_type
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from gql.context import Context
+from gql.http import JSON, Reply, graphql_reply, media_type_header, refused, response_media_type
 from gql.live import Hub
 from gql.resolvers.live import read_snapshot
 from gql.schema import build_schema
 from gql.shared import SharedStreams
-from gql.websocket import AuthenticatedTransportWS, bearer
+from gql.websocket import AuthenticatedTransportWS, SafeCloseWebSocketAdapter, bearer
 from herald import db
 from herald.clock import utc_now
 from herald.events import Notifier, publish
@@ -70,8 +85,34 @@ def origin_allowed(scope: Scope, settings: Settings) -> bool:
     return bool(urlsplit(origin).netloc == host)
 
 
+class _Refused(HTTPException):
+    """An HTTP-level refusal that carries an `Allow` header (405)."""
+
+    def __init__(self, status_code: int, reason: str, allow: str | None = None) -> None:
+        super().__init__(status_code, reason)
+        self.allow = allow
+
+
+SUBSCRIPTION_OVER_HTTP = (
+    "subscriptions need a websocket: connect to /graphql with the graphql-transport-ws protocol"
+)
+
+
+def _reply_response(reply: Reply, media: str) -> Response:
+    return Response(
+        json.dumps(reply.body, separators=(",", ":")),
+        status_code=reply.status,
+        headers=reply.headers,
+        media_type=media_type_header(media),
+    )
+
+
 class HeraldGraphQL(GraphQL[Context, None]):
+    """strawberry's view with GraphQL-over-HTTP answers: every refusal is a coded JSON error in
+    the negotiated media type (gql/http.py), never plain text or a 500."""
+
     graphql_transport_ws_handler_class = AuthenticatedTransportWS
+    websocket_adapter_class = SafeCloseWebSocketAdapter
 
     def __init__(self, schema: strawberry.Schema, state: AppState) -> None:
         # Only graphql-transport-ws: the legacy graphql-ws protocol is refused (CVE-2026-35526).
@@ -89,7 +130,16 @@ class HeraldGraphQL(GraphQL[Context, None]):
         if scope["type"] == "websocket" and not origin_allowed(scope, self.state.settings):
             await send({"type": "websocket.close", "code": 4403, "reason": "Origin not allowed"})
             return
-        await super().__call__(scope, receive, send)
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            response = await self.run(request)
+        except HTTPException as exc:
+            reply = refused(exc.reason, exc.status_code, getattr(exc, "allow", None))
+            response = _reply_response(reply, response_media_type(request.headers.get("accept")))
+        await response(scope, receive, send)
 
     async def get_context(self, request: Any, response: Any) -> Context:
         settings = self.state.settings
@@ -109,6 +159,88 @@ class HeraldGraphQL(GraphQL[Context, None]):
     async def render_graphql_ide(self, request: Any) -> HTMLResponse:
         return HTMLResponse(graphiql_html(local=self.local_assets))
 
+    def is_request_allowed(self, request: Any) -> bool:
+        if super().is_request_allowed(request):
+            return True
+        raise _Refused(405, "GraphQL requests are GET or POST", allow="GET, POST")
+
+    def decode_json(self, data: str | bytes) -> object:
+        """UTF-8 only (the spec's request encoding; `json.loads` would guess UTF-16 or pass
+        encoded surrogates through) and nesting within the decoder's limit: anything else is not
+        JSON (HTTP 400, websocket 4400) rather than a UnicodeDecodeError or RecursionError."""
+        try:
+            return json.loads(data.decode() if isinstance(data, bytes) else data)
+        except (UnicodeDecodeError, RecursionError) as exc:
+            raise json.JSONDecodeError(type(exc).__name__, "", 0) from None
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        """strawberry reads the body's JSON with `.get`: `42`, `"x"` or `null` would be a 500.
+        A body starting with `{` or `[` is an object, an array (a batch, refused by strawberry)
+        or not JSON at all, so only other bodies are decoded here, once more."""
+        content_type, _ = parse_content_type(request.content_type or "")
+        if request.method == "POST" and "application/json" in content_type:
+            body = await request.get_body()
+            if not body.lstrip(b" \t\r\n").startswith((b"{", b"[")):
+                if not isinstance(self.parse_json(body), dict | list):
+                    raise HTTPException(400, "The request body must be a JSON object")
+        return await super().parse_http_body(request)
+
+    async def execute_single(
+        self,
+        request: Any,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Any,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """strawberry's, minus subscriptions: over HTTP it would run one as a query (a null in a
+        non-null field, a logged traceback). A mutation over GET is the spec's 405."""
+        method = request_adapter.method
+        allowed = OperationType.from_http(method) - {OperationType.SUBSCRIPTION}
+        try:
+            return await self.schema.execute(
+                request_data.query,
+                root_value=root_value,
+                variable_values=request_data.variables,
+                context_value=context,
+                operation_name=request_data.operation_name,
+                allowed_operation_types=allowed,
+                operation_extensions=request_data.extensions,
+            )
+        except InvalidOperationTypeError as exc:
+            if exc.operation_type == OperationType.MUTATION:
+                raise _Refused(405, "mutations need POST", allow="POST") from None
+            raise HTTPException(400, SUBSCRIPTION_OVER_HTTP) from None
+        except CannotGetOperationTypeError as exc:
+            raise HTTPException(400, exc.as_http_error_reason()) from None
+        except MissingQueryError:
+            raise HTTPException(400, "No GraphQL query found in the request") from None
+
+    async def get_sub_response(self, request: Any) -> Response:
+        sub_response = await super().get_sub_response(request)
+        sub_response.media_type = response_media_type(request.headers.get("accept"))
+        return sub_response
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        media = sub_response.media_type or JSON
+        if isinstance(response_data, list):  # a batch; batching is off in Herald's schema
+            response = Response(self.encode_json(response_data), media_type=JSON)
+        else:
+            response = _reply_response(graphql_reply(dict(response_data), media), media)
+        response.headers.raw.extend(sub_response.headers.raw)
+        if sub_response.background:
+            response.background = sub_response.background
+        if sub_response.status_code:
+            response.status_code = sub_response.status_code
+        return response
+
 
 class BodyLimit:
     """Refuse request bodies over `limit` bytes with 413, declared or streamed."""
@@ -120,9 +252,11 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length", b"0")
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length", b"0")
+        too_large = _too_large(self.limit, headers.get(b"accept", b"").decode("latin-1"))
         if declared.isdigit() and int(declared) > self.limit:
-            await _too_large(self.limit)(scope, receive, send)
+            await too_large(scope, receive, send)
             return
         seen = 0
 
@@ -137,25 +271,16 @@ class BodyLimit:
         try:
             await self.app(scope, limited, send)
         except _BodyTooLarge:
-            await _too_large(self.limit)(scope, receive, send)
+            await too_large(scope, receive, send)
 
 
 class _BodyTooLarge(Exception):
     pass
 
 
-def _too_large(limit: int) -> JSONResponse:
-    return JSONResponse(
-        {
-            "errors": [
-                {
-                    "message": f"request body over {limit} bytes",
-                    "extensions": {"code": "BAD_USER_INPUT"},
-                }
-            ]
-        },
-        status_code=413,
-    )
+def _too_large(limit: int, accept: str) -> Response:
+    reply = refused(f"request body over {limit} bytes", 413)
+    return _reply_response(reply, response_media_type(accept))
 
 
 @contextlib.asynccontextmanager
@@ -239,7 +364,7 @@ def create_app(state: AppState) -> ASGIApp:
 
     app = Starlette(
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/graphql", graphql),  # any method: the view answers others with a JSON 405
             WebSocketRoute("/graphql", graphql),
             Route("/docs", docs),
             Route("/", docs),
