@@ -15,8 +15,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import strawberry
-from arq import create_pool
+from arq.connections import ArqRedis, RedisSettings
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import (
@@ -299,8 +300,18 @@ async def delivery(state: AppState) -> AsyncIterator[None]:
             embedded = await stack.enter_async_context(EmbeddedRedis(settings.data_dir))
             redis_url = embedded.url
             log.info("embedded Redis on %s (REDIS_URL was not set)", redis_url)
-        pool = await create_pool(arq_settings(redis_url))
+        # Not arq's create_pool: it pings, retries for ~7 s and raises. The API serves
+        # without Redis (mutations never wait on it; the workers' sweep starts due mailings
+        # from the database), from the start as after Redis goes away later.
+        pool = _lazy_pool(arq_settings(redis_url))
         stack.push_async_callback(pool.aclose)
+        redis_answers = await _answers(pool)
+        if not redis_answers:
+            log.warning(
+                "Redis (REDIS_URL) does not answer: the API runs without it; start jobs and "
+                "live notifications resume once it answers (meanwhile the workers' sweep "
+                "starts due mailings from the database)"
+            )
 
         notifier = Notifier()
         stack.push_async_callback(notifier.aclose)  # before the pool it uses is closed
@@ -322,12 +333,58 @@ async def delivery(state: AppState) -> AsyncIterator[None]:
 
         state.on_mailing_change = changed
         state.hub = Hub(pool, settings.queue_name, read_snapshot)
-        await state.hub.start()
         stack.push_async_callback(state.hub.stop)
+        if redis_answers:
+            await state.hub.start()
+        else:  # live watchers refresh every 3 s meanwhile; listen once Redis answers
+            waiting = asyncio.create_task(_start_when_answering(pool, state.hub))
+            stack.push_async_callback(_cancel, waiting)
         if state.run_worker:
             worker = DeliveryWorker(settings, arq_settings(redis_url))
             stack.push_async_callback(_stop_worker, worker, asyncio.create_task(worker.run()))
         yield
+
+
+REDIS_START_PING = 2.0  # seconds: how long `herald serve` waits for Redis at start
+
+
+def _lazy_pool(redis: RedisSettings) -> ArqRedis:
+    """The pool arq's create_pool makes, without its connection test: it connects on use."""
+    return ArqRedis(
+        host=redis.host,
+        port=redis.port,
+        unix_socket_path=redis.unix_socket_path,
+        db=redis.database,
+        username=redis.username,
+        password=redis.password,
+        ssl=redis.ssl,
+        socket_connect_timeout=redis.conn_timeout,
+        encoding="utf8",
+    )
+
+
+async def _answers(pool: ArqRedis) -> bool:
+    try:
+        async with asyncio.timeout(REDIS_START_PING):
+            await pool.ping()
+    except (RedisError, OSError, TimeoutError):
+        return False
+    return True
+
+
+async def _start_when_answering(pool: ArqRedis, hub: Hub) -> None:
+    while True:
+        if await _answers(pool):
+            log.warning("Redis answers: live notifications on")
+            await hub.start()
+            return
+        await asyncio.sleep(REDIS_START_PING)
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _stop_worker(worker: DeliveryWorker, task: asyncio.Task[None]) -> None:

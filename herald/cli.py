@@ -8,17 +8,25 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any, NoReturn, TypeVar
 
 from tortoise.exceptions import DBConnectionError
 
 from herald import db
-from herald.settings import Settings, SettingsError
+from herald.settings import Settings, SettingsError, environment
+from herald.startup import Refused, claim
 from models.token import ApiToken, Role, create_token
 
 log = logging.getLogger("herald")
 T = TypeVar("T")
+SERVE_FLAGS = {"host": "HOST", "port": "PORT"}  # `herald serve` options that set a setting
+
+
+def _fail(message: str) -> NoReturn:
+    """A start-up refusal: one line naming the cause, exit code 2, no traceback."""
+    print(f"herald: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(2)
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
@@ -35,12 +43,23 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
         raise SystemExit(2) from None
 
 
-def _settings() -> Settings:
+def _settings(flags: Mapping[str, str] | None = None) -> Settings:
+    """Settings from the environment with the command's flags on top (`flags` maps a variable
+    to its flag's value), validated alike: a bad `--port` is named as the flag."""
+    flags = flags or {}
     try:
-        return Settings.from_env()
+        settings = Settings.from_env({**environment(), **flags})
+        db.check_sqlite_dir(settings.database_url, settings.data_dir)
     except SettingsError as exc:
-        print(f"herald: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+        option = next((f for f, var in SERVE_FLAGS.items() if var == exc.name), None)
+        if option is not None and exc.name in flags:
+            _fail(f"invalid option --{option}: {exc.problem}")
+        _fail(str(exc))
+    return settings
+
+
+def _flags(args: argparse.Namespace) -> dict[str, str]:
+    return {var: getattr(args, f) for f, var in SERVE_FLAGS.items() if getattr(args, f) is not None}
 
 
 async def _first_run_token(settings: Settings) -> None:
@@ -78,7 +97,11 @@ def serve(args: argparse.Namespace) -> None:
     from herald.app import AppState, create_app
     from herald.logging import setup_logging
 
-    settings = _settings()
+    settings = _settings(_flags(args))
+    try:
+        sock = claim(settings)
+    except Refused as exc:
+        _fail(str(exc))
     setup_logging(settings.log_format, settings.log_level)
     _run(_prepare(settings, migrate=not args.no_migrate))
     app = create_app(
@@ -90,17 +113,16 @@ def serve(args: argparse.Namespace) -> None:
             probe_sim=args.probe_sim and not settings.probe_url_explicit,
         )
     )
-    host = args.host or settings.host
-    port = args.port if args.port is not None else settings.port
+    host, port = sock.getsockname()[:2]
     log.info("Herald on http://%s:%d/graphql", host, port)
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_config=None,
-        proxy_headers=False,
-        timeout_graceful_shutdown=10,
-    )
+    config = uvicorn.Config(app, log_config=None, proxy_headers=False, timeout_graceful_shutdown=10)
+    server = uvicorn.Server(config)
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn re-raises SIGINT after its graceful shutdown
+        pass
+    if not server.started:
+        raise SystemExit(3)  # as uvicorn.run: the app's start-up failed (logged above)
 
 
 def worker(_: argparse.Namespace) -> None:
@@ -161,33 +183,62 @@ def token_create(args: argparse.Namespace) -> None:
     print(_run(run()))
 
 
+EPILOG = (
+    "Settings come from environment variables, or a .env file in the working directory "
+    "(DATABASE_URL, REDIS_URL, DATA_DIR, PROBE_URL, ...: see README, Settings); "
+    "an option overrides its variable."
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="herald", description="Herald mailing service")
+    parser = argparse.ArgumentParser(
+        prog="herald", description="Herald mailing service", epilog=EPILOG
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("serve", help="run the API (and, by default, an in-process worker)")
-    p.add_argument("--host")
-    p.add_argument("--port", type=int)
-    p.add_argument("--no-migrate", action="store_true", help="do not apply pending migrations")
+    p = sub.add_parser(
+        "serve",
+        help="run the API (and, by default, an in-process worker)",
+        description="Run the API (and, by default, an in-process worker).",
+        epilog=EPILOG,
+    )
+    # Strings, validated with the settings they override (one line on a bad value).
+    p.add_argument("--host", help=f"address to listen on (default: {Settings.host}; variable HOST)")
+    p.add_argument(
+        "--port",
+        help=f"port to listen on, 0 for any free one (default: {Settings.port}; variable PORT)",
+    )
+    p.add_argument(
+        "--no-migrate",
+        action="store_true",
+        help="do not apply pending migrations (default: apply them; no variable)",
+    )
     p.add_argument(
         "--no-worker",
         action="store_true",
-        help="API only: leave sending to separate `herald worker` processes",
+        help="API only: leave sending to separate `herald worker` processes "
+        "(default: an in-process worker; no variable)",
     )
     p.add_argument(
         "--probe-sim",
         action="store_true",
-        help="unless PROBE_URL is set, start the probe simulator and send to it",
+        help="unless PROBE_URL is set, start the probe simulator and send to it "
+        "(default: off; no variable)",
     )
     p.set_defaults(func=serve)
-    p = sub.add_parser("worker", help="run a delivery worker (needs REDIS_URL)")
+    p = sub.add_parser(
+        "worker",
+        help="run a delivery worker (needs REDIS_URL)",
+        description="Run a delivery worker (needs REDIS_URL).",
+        epilog=EPILOG,
+    )
     p.set_defaults(func=worker)
-    p = sub.add_parser("migrate", help="apply pending database migrations")
+    p = sub.add_parser("migrate", help="apply pending database migrations", epilog=EPILOG)
     p.set_defaults(func=migrate)
     p = sub.add_parser("token", help="manage API tokens")
     tsub = p.add_subparsers(dest="token_command", required=True)
     t = tsub.add_parser("create", help="create a token and print it once")
     t.add_argument("--role", choices=[r.value for r in Role], required=True)
-    t.add_argument("--name", default="")
+    t.add_argument("--name", default="", help="a label for the token (default: none)")
     t.set_defaults(func=token_create)
     sub.add_parser("probe-sim", help="run the probe API simulator (see: herald probe-sim -h)")
     return parser

@@ -9,7 +9,10 @@ from typing import Any
 from tortoise import Tortoise
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.backends.base.executor import EXECUTOR_CACHE
+from tortoise.exceptions import ConfigurationError
 from tortoise.migrations.api import migrate as migrate_api
+
+from herald.settings import SettingsError
 
 MODEL_MODULES = [
     "models.client",
@@ -31,7 +34,12 @@ SQLITE_PRAGMAS = {"busy_timeout": SQLITE_BUSY_TIMEOUT_MS, "synchronous": "NORMAL
 def connection_config(database_url: str) -> str | dict[str, Any]:
     if not database_url.startswith("sqlite"):
         return database_url
-    config = expand_db_url(database_url)
+    try:
+        config = expand_db_url(database_url)
+    except (ConfigurationError, ValueError):
+        # TORTOISE_ORM below is built at import: a bad URL must not break `import herald.db`
+        # (Settings names it in one line); tortoise refuses the raw URL if it gets there.
+        return database_url
     config["credentials"] = {**SQLITE_PRAGMAS, **config["credentials"]}  # the URL's win
     return config
 
@@ -51,11 +59,34 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
     }
 
 
-def _ensure_sqlite_dir(database_url: str) -> None:
+def sqlite_dir(database_url: str) -> Path | None:
+    """The directory of a SQLite database file (None for PostgreSQL and `:memory:`)."""
     if database_url.startswith("sqlite://"):
         path = database_url.removeprefix("sqlite://").split("?", 1)[0]
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            return Path(path).parent
+    return None
+
+
+def check_sqlite_dir(database_url: str, data_dir: Path) -> None:
+    """Herald creates DATA_DIR and directories under it; any other directory of a SQLite
+    file must already exist: a typo in DATABASE_URL must not leave a new tree behind."""
+    directory = sqlite_dir(database_url)
+    if directory is None or directory.is_dir():
+        return
+    inside = directory.resolve()
+    root = data_dir.resolve()
+    if inside != root and root not in inside.parents:
+        raise SettingsError(
+            "DATABASE_URL",
+            f"directory {directory} does not exist (Herald creates only DATA_DIR {data_dir} "
+            "and directories under it)",
+        )
+
+
+def _ensure_sqlite_dir(database_url: str) -> None:
+    if (directory := sqlite_dir(database_url)) is not None:
+        directory.mkdir(parents=True, exist_ok=True)
 
 
 async def migrate(database_url: str) -> None:

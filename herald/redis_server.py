@@ -129,7 +129,10 @@ class EmbeddedRedis:
         if len(os.fsencode(sock)) > MAX_SOCKET_PATH:
             raise RuntimeError(f"no unix socket path short enough for {self.data_dir}")
         if await _is_listening(sock):
-            raise RuntimeError(f"a Redis is already listening on {sock}; stop it or set REDIS_URL")
+            raise RuntimeError(
+                f"a Redis is already listening on {sock}, not one of `herald serve` (none "
+                "holds DATA_DIR's herald.lock): stop it, or set REDIS_URL to use it"
+            )
         args = ["--port", "0", "--bind", "127.0.0.1", "--unixsocket", str(sock)]
         args += ["--unixsocketperm", "700", "--save", "", "--appendonly", "no"]
         args += ["--daemonize", "no", "--dir", str(tmp), "--loglevel", "warning"]

@@ -8,13 +8,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from tortoise.backends.base.config_generator import expand_db_url
+from tortoise.exceptions import ConfigurationError
+
 
 class SettingsError(ValueError):
     """A setting is invalid; the message names the variable and never its secret value."""
 
     def __init__(self, name: str, problem: str) -> None:
         super().__init__(f"invalid setting {name}: {problem}")
-        self.name = name
+        self.name, self.problem = name, problem
 
 
 class Secret:
@@ -75,8 +78,8 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Build settings from a mapping (default: `.env` overlaid by os.environ)."""
-        env = dict(environ) if environ is not None else {**read_dotenv(Path(".env")), **os.environ}
+        """Build settings from a mapping (default: `environment()`)."""
+        env = dict(environ) if environ is not None else environment()
         data_dir = Path(env.get("DATA_DIR", "data"))
         return cls(
             database_url=_database_url(env.get("DATABASE_URL", ""), data_dir),
@@ -122,6 +125,12 @@ class Settings:
             )
 
 
+def environment() -> dict[str, str]:
+    """The variables Herald reads: an optional `.env` in the working directory, overlaid by
+    the process environment (the CLI overlays its flags on top)."""
+    return {**read_dotenv(Path(".env")), **os.environ}
+
+
 def read_dotenv(path: Path) -> dict[str, str]:
     """Parse a minimal `.env` file: KEY=VALUE lines, `#` comments, optional quotes."""
     if not path.is_file():
@@ -139,15 +148,23 @@ def read_dotenv(path: Path) -> dict[str, str]:
     return values
 
 
+DATABASE_URL_FORMS = "expected sqlite://PATH or postgres://USER:PASS@HOST:PORT/DB"
+
+
 def _database_url(value: str, data_dir: Path) -> str:
+    """The URL forms the README shows; a malformed one is named without echoing the value,
+    which may hold a password."""
     if not value:
         return f"sqlite://{data_dir / 'herald.sqlite3'}"
-    scheme = value.split("://", 1)[0] if "://" in value else ""
+    scheme, sep, rest = value.partition("://")
     if scheme == "postgresql":
-        value = "postgres://" + value.split("://", 1)[1]
-        scheme = "postgres"
-    if scheme not in ("sqlite", "postgres", "asyncpg"):
-        raise SettingsError("DATABASE_URL", "expected sqlite://PATH or postgres://USER@HOST/DB")
+        value, scheme = f"postgres://{rest}", "postgres"
+    if not sep or scheme not in ("sqlite", "postgres", "asyncpg"):
+        raise SettingsError("DATABASE_URL", DATABASE_URL_FORMS)
+    try:
+        expand_db_url(value)  # what tortoise will parse: a bad port, an unknown option
+    except (ConfigurationError, ValueError):
+        raise SettingsError("DATABASE_URL", DATABASE_URL_FORMS) from None
     return value
 
 
