@@ -105,8 +105,8 @@ def serve(args: argparse.Namespace) -> None:
 
 def worker(_: argparse.Namespace) -> None:
     from herald.logging import setup_logging
-    from herald.redis_server import arq_settings
     from jobs.worker import DeliveryWorker
+    from tools.redis_server import arq_settings
 
     settings = _settings()
     if not settings.redis_url:
@@ -196,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["probe-sim"]:  # its own options, parsed by the simulator
-        from herald import probesim
+        from tools import probesim
 
         probesim.main(argv[1:])
         return

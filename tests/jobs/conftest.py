@@ -18,14 +18,14 @@ from arq import create_pool
 from arq.connections import ArqRedis
 
 from herald.app import AppState, create_app
-from herald.probesim import RunningSim, SimConfig, start_simulator
-from herald.redis_server import EmbeddedRedis, arq_settings
 from herald.settings import Settings
 from jobs.start import enqueue_start
 from jobs.worker import DeliveryWorker
 from models.mailing import Mailing
 from models.message import FINAL_STATUSES, Message
 from tests.conftest import GQL
+from tools.probesim import RunningSim, SimConfig, start_simulator
+from tools.redis_server import EmbeddedRedis, arq_settings
 
 
 @pytest.fixture

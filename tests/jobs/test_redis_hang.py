@@ -17,13 +17,13 @@ import pytest
 import uvicorn
 
 from herald.app import AppState, create_app
-from herald.redis_server import EmbeddedRedis, arq_settings
 from herald.settings import Settings
 from jobs.worker import DeliveryWorker
 from models.mailing import Mailing
 from models.message import Message, MessageStatus
 from tests.jobs.conftest import Engine, all_final, wait_for
 from tests.jobs.test_delivery import clients
+from tools.redis_server import EmbeddedRedis, arq_settings
 
 CREATE = """mutation($input: MailingInput!, $key: String) {
   createMailing(input: $input, idempotencyKey: $key) { id state } }"""
