@@ -201,7 +201,9 @@ async def delivery(state: AppState) -> AsyncIterator[None]:
         await state.hub.start()
         stack.push_async_callback(state.hub.stop)
         if state.run_worker:
-            worker = DeliveryWorker(settings, arq_settings(redis_url))
+            worker = DeliveryWorker(
+                settings, arq_settings(redis_url), clock=utc_now, publish=publish
+            )
             stack.push_async_callback(_stop_worker, worker, asyncio.create_task(worker.run()))
         yield
 

@@ -104,6 +104,8 @@ def serve(args: argparse.Namespace) -> None:
 
 
 def worker(_: argparse.Namespace) -> None:
+    from herald.clock import utc_now
+    from herald.events import publish
     from herald.logging import setup_logging
     from jobs.worker import DeliveryWorker
     from tools.redis_server import arq_settings
@@ -122,7 +124,9 @@ def worker(_: argparse.Namespace) -> None:
         await db.migrate(settings.database_url)
         await db.connect(settings.database_url)
         try:
-            delivery = DeliveryWorker(settings, arq_settings(settings.redis_url))
+            delivery = DeliveryWorker(
+                settings, arq_settings(settings.redis_url), clock=utc_now, publish=publish
+            )
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):  # a stop is a drain, then exit 0
                 loop.add_signal_handler(sig, _stopping(delivery.stop, sig))

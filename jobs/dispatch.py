@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from herald.events import channel, encode
-from herald.settings import Settings
 from jobs.limits import Circuit, RateLimiter, RedisGuard
 from jobs.pacing import Concurrency, RoundTrips, can_finish
 from jobs.probe import ProbeClient, Rejected, Transient, Unauthorized
+from jobs.settings import DeliverySettings
+from models.changes import channel, encode
 from models.delivery import (
     Claimed,
     Outcome,
@@ -64,7 +64,7 @@ class Dispatcher:
         self,
         *,
         probe: ProbeClient,
-        settings: Settings,
+        settings: DeliverySettings,
         circuit: Circuit,
         limiter: RateLimiter,
         owner: str,
