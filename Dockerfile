@@ -13,6 +13,7 @@ COPY herald herald
 COPY gql gql
 COPY models models
 COPY jobs jobs
+COPY tools tools
 COPY migrations migrations
 RUN pip install --no-cache-dir -e . && useradd --system --home /data herald \
     && mkdir -p /data && chown herald /data

@@ -27,8 +27,8 @@ import aiohttp
 from bench.fanout import fanout_rows
 from bench.live import Watchers, cpu_seconds, percentile
 from herald import db
-from herald.redis_server import EmbeddedRedis
 from models.sql import db as conn
+from tools.redis_server import EmbeddedRedis
 
 PY = sys.executable
 

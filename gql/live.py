@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from herald.events import channel, decode
+from models.changes import channel, decode
 
 log = logging.getLogger("herald.live")
 RATE = 4.0

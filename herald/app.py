@@ -48,14 +48,13 @@ from gql.websocket import AuthenticatedTransportWS, SafeCloseWebSocketAdapter, b
 from herald import db
 from herald.clock import utc_now
 from herald.events import Notifier, publish
-from herald.graphiql import assets_available, graphiql_html, static_route
-from herald.probesim import SimConfig, start_simulator
-from herald.redis_server import EmbeddedRedis, arq_settings
 from herald.settings import Settings
 from jobs.start import enqueue_start
 from jobs.worker import DeliveryWorker
 from models.mailing import Mailing
 from models.token import role_for
+from tools.graphiql import assets_available, graphiql_html, static_route
+from tools.redis_server import EmbeddedRedis, arq_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_SUBSCRIPTIONS = 20
@@ -291,6 +290,8 @@ async def delivery(state: AppState) -> AsyncIterator[None]:
     async with contextlib.AsyncExitStack() as stack:
         settings = state.settings
         if state.probe_sim:
+            from tools.probesim import SimConfig, start_simulator  # only when asked to run it
+
             sim = await start_simulator(SimConfig(latency_ms=20, jitter_ms=10), port=0)
             stack.push_async_callback(sim.stop)
             settings = replace(settings, probe_url=sim.url)
@@ -340,7 +341,9 @@ async def delivery(state: AppState) -> AsyncIterator[None]:
             waiting = asyncio.create_task(_start_when_answering(pool, state.hub))
             stack.push_async_callback(_cancel, waiting)
         if state.run_worker:
-            worker = DeliveryWorker(settings, arq_settings(redis_url))
+            worker = DeliveryWorker(
+                settings, arq_settings(redis_url), clock=utc_now, publish=publish
+            )
             stack.push_async_callback(_stop_worker, worker, asyncio.create_task(worker.run()))
         yield
 

@@ -126,9 +126,11 @@ def serve(args: argparse.Namespace) -> None:
 
 
 def worker(_: argparse.Namespace) -> None:
+    from herald.clock import utc_now
+    from herald.events import publish
     from herald.logging import setup_logging
-    from herald.redis_server import arq_settings
     from jobs.worker import DeliveryWorker
+    from tools.redis_server import arq_settings
 
     settings = _settings()
     if not settings.redis_url:
@@ -144,7 +146,9 @@ def worker(_: argparse.Namespace) -> None:
         await db.migrate(settings.database_url)
         await db.connect(settings.database_url)
         try:
-            delivery = DeliveryWorker(settings, arq_settings(settings.redis_url))
+            delivery = DeliveryWorker(
+                settings, arq_settings(settings.redis_url), clock=utc_now, publish=publish
+            )
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):  # a stop is a drain, then exit 0
                 loop.add_signal_handler(sig, _stopping(delivery.stop, sig))
@@ -247,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["probe-sim"]:  # its own options, parsed by the simulator
-        from herald import probesim
+        from tools import probesim
 
         probesim.main(argv[1:])
         return

@@ -1,5 +1,6 @@
 """Change notifications between processes: workers (and the API) publish the ids of mailings
-whose counts or state changed on one Redis pub/sub channel; every API process listens once.
+whose counts or state changed on one Redis pub/sub channel (format: models/changes.py); every
+API process listens once. `publish` is handed to the workers (jobs/ never imports herald/);
 `Notifier` runs the API's own best-effort Redis calls beside its answers."""
 
 from __future__ import annotations
@@ -11,23 +12,11 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+from models.changes import channel, encode
+
 log = logging.getLogger("herald.events")
-CHANNEL_SUFFIX = ":changes"
 PUBLISH_TIMEOUT = 1.0  # seconds: a notification is only a hint
 NOTIFY_TIMEOUT = 2.0  # seconds per background call of the API (enqueue a start, publish)
-
-
-def channel(prefix: str) -> str:
-    return prefix + CHANNEL_SUFFIX
-
-
-def encode(mailing_ids: Iterable[int]) -> str:
-    return ",".join(str(i) for i in sorted(set(mailing_ids)))
-
-
-def decode(payload: bytes | str) -> set[int]:
-    text = payload.decode() if isinstance(payload, bytes) else payload
-    return {int(part) for part in text.split(",") if part.strip().isdigit()}
 
 
 async def publish(redis: Any, prefix: str, mailing_ids: Iterable[int]) -> None:

@@ -9,8 +9,8 @@ import os
 import socket
 from pathlib import Path
 
-from herald.redis_server import find_redis_server
 from herald.settings import Settings
+from tools.redis_server import find_redis_server
 
 LOCK_FILE = "herald.lock"  # in DATA_DIR, flock'ed by the `herald serve` whose private Redis it is
 

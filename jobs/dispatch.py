@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from herald.events import channel, encode
-from herald.settings import Settings
 from jobs.limits import Circuit, RateLimiter, RedisGuard
 from jobs.pacing import Concurrency, RoundTrips
 from jobs.probe import ProbeClient, Rejected, Transient, Unauthorized
+from jobs.settings import DeliverySettings
+from models.changes import channel, encode
 from models.delivery import Claimed, Outcome, Scope, claim, fair_shares, mark_sent, record
 from models.mailing import Mailing, MailingState, Window
 from models.outcome import Answer, Decision, RetryPolicy, after_answer, before_send
@@ -56,7 +56,7 @@ class Dispatcher:
         self,
         *,
         probe: ProbeClient,
-        settings: Settings,
+        settings: DeliverySettings,
         circuit: Circuit,
         limiter: RateLimiter,
         owner: str,

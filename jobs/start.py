@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from herald.events import publish
 from models.mailing import Mailing, MailingState
 from models.schedule import start_mailing
 
@@ -38,5 +37,5 @@ async def start_mailing_job(ctx: dict[str, Any], mailing_id: int) -> bool:
     started = await start_mailing(mailing_id, ctx["clock"]())
     if started:
         log.info("mailing started", extra={"mailing_id": mailing_id})
-        await publish(ctx["redis"], ctx["queue_name"], [mailing_id])
+        await ctx["publish"]([mailing_id])
     return started

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from herald.events import publish
 from models import schedule
 from models.idempotency import purge_expired
 
@@ -31,4 +30,4 @@ async def sweep(ctx: dict[str, Any]) -> None:
     await purge_expired(now)
     for mailing_id in finished:
         log.info("mailing finished", extra={"mailing_id": mailing_id})
-    await publish(ctx["redis"], ctx["queue_name"], set(active) | set(finished))
+    await ctx["publish"](set(active) | set(finished))

@@ -15,7 +15,7 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -23,16 +23,17 @@ from arq import Worker
 from arq.connections import ArqRedis, RedisSettings
 from arq.cron import cron
 
-from herald.clock import utc_now
-from herald.settings import Settings
 from jobs.dispatch import Dispatcher
 from jobs.limits import Circuit, RateLimiter, RedisGuard
 from jobs.probe import ProbeClient
+from jobs.settings import DeliverySettings
 from jobs.start import start_mailing_job
 from jobs.sweep import sweep
 
 log = logging.getLogger("herald.worker")
 REDIS_TIMEOUT = 2.0  # seconds for any one Redis call (connect, command)
+# The change publisher (herald/events.py `publish`): best effort, never raises.
+Publish = Callable[[Any, str, Iterable[int]], Awaitable[None]]
 
 
 def worker_id() -> str:
@@ -59,14 +60,16 @@ def redis_client(settings: RedisSettings, queue_name: str) -> ArqRedis:
 
 
 class DeliveryWorker:
-    """`task = asyncio.create_task(w.run())`, later `w.stop(); await task`."""
+    """`task = asyncio.create_task(w.run())`, later `w.stop(); await task`. The composition
+    root passes the clock and the change publisher (`publish(redis, queue_name, mailing_ids)`)."""
 
     def __init__(
         self,
-        settings: Settings,
+        settings: DeliverySettings,
         redis_settings: RedisSettings,
         *,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Callable[[], datetime],
+        publish: Publish,
         queue_name: str | None = None,
         probe: ProbeClient | None = None,
     ) -> None:
@@ -93,6 +96,7 @@ class DeliveryWorker:
         )
         self.ctx: dict[str, Any] = {
             "clock": clock,
+            "publish": lambda mailing_ids: publish(self.redis, self.queue_name, mailing_ids),
             "queue_name": self.queue_name,
             "redis": self.redis,
             "guard": self.guard,

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from herald.graphiql import (
+from tools.graphiql import (
     ASSET_INTEGRITY,
     ASSET_VERSIONS,
     ASSETS,

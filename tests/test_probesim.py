@@ -17,12 +17,12 @@ from typing import Any
 import httpx
 import pytest
 
-import herald.probesim
-from herald.probesim import RunningSim, SimConfig, parse_args, start_simulator
+import tools.probesim
+from tools.probesim import RunningSim, SimConfig, parse_args, start_simulator
 
 TOKEN = "sim-token-123"
 PHONE = 79001234567
-REPO = Path(herald.probesim.__file__).resolve().parent.parent
+REPO = Path(tools.probesim.__file__).resolve().parent.parent
 
 
 @asynccontextmanager
@@ -290,7 +290,7 @@ def test_parse_args_errors(argv: list[str]) -> None:
 
 async def test_cli_serves_until_sigterm() -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO), "SIM_TOKEN": TOKEN}
-    code = "import sys; from herald.probesim import main; main(sys.argv[1:])"
+    code = "import sys; from tools.probesim import main; main(sys.argv[1:])"
     args = [sys.executable, "-c", code, "--port", "0", "--token-env", "SIM_TOKEN"]
     proc = await asyncio.create_subprocess_exec(
         *args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE

@@ -16,7 +16,7 @@ import pytest
 import redis.asyncio as aioredis
 from arq.connections import RedisSettings, create_pool
 
-from herald.redis_server import (
+from tools.redis_server import (
     MAX_SOCKET_PATH,
     EmbeddedRedis,
     arq_settings,
@@ -165,7 +165,7 @@ async def test_redis_dies_with_herald(tmp_path: Path) -> None:
     script = (
         "import asyncio, os, signal, sys\n"
         "from pathlib import Path\n"
-        "from herald.redis_server import EmbeddedRedis\n"
+        "from tools.redis_server import EmbeddedRedis\n"
         "async def main():\n"
         "    async with EmbeddedRedis(Path(sys.argv[1])) as server:\n"
         "        print(server.process.pid, server._tmp, flush=True)\n"

@@ -18,8 +18,8 @@ from arq import create_pool
 from arq.connections import ArqRedis
 
 from herald.app import AppState, create_app
-from herald.probesim import RunningSim, SimConfig, start_simulator
-from herald.redis_server import EmbeddedRedis, arq_settings
+from herald.clock import utc_now
+from herald.events import publish
 from herald.settings import Settings
 from jobs.start import enqueue_start
 from jobs.worker import DeliveryWorker
@@ -27,6 +27,8 @@ from models.mailing import Mailing
 from models.message import Message
 from models.transitions import FINAL
 from tests.conftest import GQL
+from tools.probesim import RunningSim, SimConfig, start_simulator
+from tools.redis_server import EmbeddedRedis, arq_settings
 
 
 @pytest.fixture
@@ -85,7 +87,13 @@ class Engine:
 
     async def start_worker(self, **overrides: str) -> None:
         settings = self.settings if not overrides else Settings.from_env({**self.env, **overrides})
-        worker = DeliveryWorker(settings, arq_settings(self.redis_url), queue_name=self.queue)
+        worker = DeliveryWorker(
+            settings,
+            arq_settings(self.redis_url),
+            clock=utc_now,
+            publish=publish,
+            queue_name=self.queue,
+        )
         self.workers.append((worker, asyncio.create_task(worker.run())))
 
     async def stop_workers(self) -> None:

@@ -21,7 +21,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Origin, Subprotocol
 
 from herald.app import AppState, create_app
-from herald.events import channel
+from models.changes import channel
 from models.token import Role, create_token
 from tests.jobs.conftest import Engine, all_final, wait_for
 from tests.jobs.test_delivery import clients, mailing

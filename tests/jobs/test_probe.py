@@ -13,7 +13,6 @@ from email.utils import format_datetime
 
 import pytest
 
-from herald.probesim import SimConfig, start_simulator
 from jobs.probe import (
     AiohttpTransport,
     ProbeClient,
@@ -27,6 +26,7 @@ from jobs.probe import (
     classify,
     parse_retry_after,
 )
+from tools.probesim import SimConfig, start_simulator
 
 TOKEN = "s3cr3t-jwt-token-value"
 BASE = "https://probe.example/v1"

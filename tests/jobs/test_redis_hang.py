@@ -17,13 +17,15 @@ import pytest
 import uvicorn
 
 from herald.app import AppState, create_app
-from herald.redis_server import EmbeddedRedis, arq_settings
+from herald.clock import utc_now
+from herald.events import publish
 from herald.settings import Settings
 from jobs.worker import DeliveryWorker
 from models.mailing import Mailing
 from models.message import Message, MessageStatus
 from tests.jobs.conftest import Engine, all_final, wait_for
 from tests.jobs.test_delivery import clients
+from tools.redis_server import EmbeddedRedis, arq_settings
 
 CREATE = """mutation($input: MailingInput!, $key: String) {
   createMailing(input: $input, idempotencyKey: $key) { id state } }"""
@@ -114,7 +116,13 @@ async def test_create_mailing_answers_while_redis_is_stopped(
     assert (await Mailing.get(id=ids[0])).state.value == "SCHEDULED"
 
     frozen_redis.thaw()
-    worker = DeliveryWorker(settings, arq_settings(settings.redis_url), queue_name=engine.queue)
+    worker = DeliveryWorker(
+        settings,
+        arq_settings(settings.redis_url),
+        clock=utc_now,
+        publish=publish,
+        queue_name=engine.queue,
+    )
     task = asyncio.create_task(worker.run())
     try:
         await wait_for(lambda: all_final(ids[0]), timeout=20, what="the mailing to be sent")

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from herald.redis_server import EmbeddedRedis
 from tests.jobs.conftest import Engine, all_final, counters_match_messages, wait_for
 from tests.jobs.procs import running, spawn, stop
 from tests.jobs.test_delivery import _counts, _sim_at_least, accepted, clients, mailing
+from tools.redis_server import EmbeddedRedis
 
 
 class RedisProcess:
