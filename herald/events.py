@@ -20,16 +20,15 @@ NOTIFY_TIMEOUT = 2.0  # seconds per background call of the API (enqueue a start,
 
 
 async def publish(redis: Any, prefix: str, mailing_ids: Iterable[int]) -> None:
-    """Best effort: a lost notification only delays an update (listeners also refresh on
-    their own every few seconds), so a Redis hiccup must not fail a send or a request."""
+    """Announce changed mailings, within PUBLISH_TIMEOUT. A failure is raised (RedisError,
+    OSError, TimeoutError) for the caller's guard to count and log once: a lost notification
+    only delays an update (listeners also refresh on their own every few seconds), so callers
+    never let it fail a send or a request."""
     payload = encode(mailing_ids)
     if not payload:
         return
-    try:
-        async with asyncio.timeout(PUBLISH_TIMEOUT):
-            await redis.publish(channel(prefix), payload)
-    except Exception as exc:
-        log.warning("could not publish changes: %s", type(exc).__name__)
+    async with asyncio.timeout(PUBLISH_TIMEOUT):
+        await redis.publish(channel(prefix), payload)
 
 
 class Notifier:

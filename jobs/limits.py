@@ -51,8 +51,8 @@ class RedisGuard:
         self.retry_at = time.monotonic() + self.cool_off
         if self.failures == 1:
             log.warning(
-                "Redis unavailable (%s): the probe circuit, the rate limit and change "
-                "notifications work per process until it answers",
+                "Redis unreachable (%s): sending goes on; the sweep, the probe circuit, the "
+                "rate limit and change notifications work in this process until it answers",
                 type(exc).__name__ if exc else "no answer",
             )
 
@@ -62,6 +62,7 @@ class RedisGuard:
                 "Redis answers again (%d calls failed meanwhile): shared state restored",
                 self.failures,
             )
+            self.retry_at = 0.0
             self.failures = 0
 
 

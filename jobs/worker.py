@@ -32,7 +32,8 @@ from jobs.sweep import sweep
 
 log = logging.getLogger("herald.worker")
 REDIS_TIMEOUT = 2.0  # seconds for any one Redis call (connect, command)
-# The change publisher (herald/events.py `publish`): best effort, never raises.
+# The change publisher (herald/events.py `publish`): may raise RedisError, OSError or
+# TimeoutError; the worker calls it through its RedisGuard (one log line per outage).
 Publish = Callable[[Any, str, Iterable[int]], Awaitable[None]]
 
 
@@ -96,13 +97,20 @@ class DeliveryWorker:
         )
         self.ctx: dict[str, Any] = {
             "clock": clock,
-            "publish": lambda mailing_ids: publish(self.redis, self.queue_name, mailing_ids),
+            "publish": self._publish,
             "queue_name": self.queue_name,
             "redis": self.redis,
             "guard": self.guard,
         }
         self.stopping = asyncio.Event()
         self.arq: Worker | None = None
+        self._publisher = publish
+
+    async def _publish(self, mailing_ids: Iterable[int]) -> None:
+        """Announce changes through the guard: a Redis that is away costs one log line per
+        outage, not one per sweep."""
+        ids = list(mailing_ids)
+        await self.guard.call(lambda: self._publisher(self.redis, self.queue_name, ids), None)
 
     def stop(self) -> None:
         self.stopping.set()
@@ -161,12 +169,7 @@ class DeliveryWorker:
                 async with asyncio.timeout(REDIS_TIMEOUT):
                     await self.redis.delete(worker.health_check_key)
             return True
-        failure = results[0]
-        log.warning(
-            "Redis unreachable (%s): sending goes on, the sweep runs in this process until "
-            "Redis answers again",
-            type(failure).__name__,
-        )
+        failure = results[0]  # Redis went away: logged once, by the guard
         self.guard.failed(failure if isinstance(failure, BaseException) else None)
         return False
 
@@ -178,7 +181,7 @@ class DeliveryWorker:
             except Exception:
                 log.exception("local sweep failed; retrying")
             if await self._redis_answers():
-                log.warning("Redis answers again: the arq worker restarts")
+                self.guard.succeeded()  # logged once, by the guard; arq starts again
                 return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), self.settings.sweep_interval)
