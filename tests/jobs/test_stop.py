@@ -12,7 +12,7 @@ import pytest
 from models.message import Message, MessageStatus
 from tests.jobs.conftest import Engine, all_final, counters_match_messages, wait_for
 from tests.jobs.procs import running, spawn, stop
-from tests.jobs.test_delivery import _counts, _sim_at_least, accepted, clients, mailing
+from tests.jobs.test_delivery import _counts, accepted, clients, mailing
 
 CASES = [
     ("worker", signal.SIGTERM),
@@ -35,7 +35,7 @@ async def test_graceful_stop_mid_mailing_then_restart_sends_nothing_twice(
     first = spawn(engine, log, *args, PROBE_TIMEOUT="10", LEASE_SECONDS="12", LOG_LEVEL="INFO")
     with running(first):
         mid = await mailing(engine)
-        await wait_for(lambda: _sim_at_least(engine, 600), timeout=60, what="sending under way")
+        await wait_for(lambda: _busy(engine), timeout=60, what="hundreds of sends in flight")
         in_flight = engine.sim.state.in_flight
         # uvicorn re-raises the signal once its graceful shutdown is done: exit by it is fine.
         assert await stop(first, sig) in (0, -sig), log.read_text()
@@ -54,3 +54,11 @@ async def test_graceful_stop_mid_mailing_then_restart_sends_nothing_twice(
     assert engine.sim.state.stats()["duplicates"] == 0
     assert len(accepted(engine)) == n
     assert await counters_match_messages()
+
+
+async def _busy(engine: Engine) -> bool:
+    return _sim_count(engine) >= 300 and engine.sim.state.in_flight >= 100
+
+
+def _sim_count(engine: Engine) -> int:
+    return len(accepted(engine))
