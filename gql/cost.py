@@ -38,14 +38,14 @@ from strawberry.extensions import SchemaExtension
 from models.errors import InvalidInput
 from models.pages import MAX_PAGE, page_size
 
-# Nodes one operation may ask for. Execution costs 0.25-0.45 ms per node here (strawberry and
-# graphql-core, per field; a connection adds a count and a page query), whatever the table
-# size: at 1,000 the costliest allowed shapes answer in about 0.3-0.45 s on 1M messages,
-# where the 250,500-node query ran for 9-52 s. Measured with `python -m bench.cost`;
+# Nodes one operation may ask for. Execution costs 0.2-0.5 ms per node here (strawberry and
+# graphql-core, per field), whatever the table size, plus a count and a page query per page:
+# at 1,000 the costliest allowed shapes answer in 0.37-0.53 s on 1M messages (SQLite and
+# PostgreSQL), where the query ran for 52-69 s on 100k. `python -m bench.cost`;
 # README, "Limits".
 BUDGET = 1_000
-# A page is a count and a page query whatever its size, and 100 pages of 9 took longer than
-# 2 of 500: a page counts as at least a default page.
+# A page costs its count and page queries whatever its size: 100 pages of 9 (0.5-1.1 s) were
+# slower than one of 500 (0.2 s), so a page counts as at least a default page.
 MIN_PAGE_COST = 50
 # Products beyond this are all "far too much"; stopping here keeps the arithmetic small even
 # for documents that spread fragments into fragments.
