@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,6 +77,16 @@ class Settings:
     queue_name: str = "herald:queue"
     allowed_origins: tuple[str, ...] = ()
     probe_url_explicit: bool = False  # PROBE_URL was set (so `serve --probe-sim` must not override)
+
+    def __repr__(self) -> str:
+        """Like the dataclass's, with any password inside a URL hidden (DATABASE_URL and
+        REDIS_URL may carry one; the tokens are Secrets already)."""
+        shown = [(f.name, getattr(self, f.name)) for f in dataclasses.fields(self)]
+        fields_ = ", ".join(
+            f"{name}={redact_url(value) if isinstance(value, str) else repr(value)}"
+            for name, value in shown
+        )
+        return f"Settings({fields_})"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -205,3 +217,8 @@ def _choice(name: str, value: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise SettingsError(name, f"expected one of {', '.join(choices)}")
     return value
+
+
+def redact_url(value: str) -> str:
+    """`scheme://user:secret@host` → `scheme://user:***@host`, as a repr."""
+    return repr(re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", value))

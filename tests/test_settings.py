@@ -58,3 +58,17 @@ def test_lease_must_outlast_a_probe_request() -> None:
         Settings.from_env({"LEASE_SECONDS": "5", "PROBE_TIMEOUT": "10"})
     assert caught.value.name == "LEASE_SECONDS"
     assert Settings.from_env({"LEASE_SECONDS": "12", "PROBE_TIMEOUT": "10"}).lease_seconds == 12
+
+
+def test_repr_hides_passwords_in_urls_and_tokens() -> None:
+    settings = Settings.from_env(
+        {
+            "DATABASE_URL": "postgres://herald:hunter2@127.0.0.1:5432/herald",
+            "REDIS_URL": "redis://:s3cret@127.0.0.1:6379/0",
+            "PROBE_TOKEN": "probe-token-value",
+        }
+    )
+    shown = repr(settings)
+    assert "hunter2" not in shown and "s3cret" not in shown
+    assert "probe-token-value" not in shown
+    assert "postgres://herald:***@127.0.0.1:5432/herald" in shown
