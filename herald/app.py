@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import strawberry
-from arq.connections import ArqRedis, RedisSettings
+from arq.connections import ArqRedis
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
@@ -50,7 +50,7 @@ from herald.clock import utc_now
 from herald.events import Notifier, publish
 from herald.settings import Settings
 from jobs.start import enqueue_start
-from jobs.worker import DeliveryWorker
+from jobs.worker import DeliveryWorker, redis_client
 from models.mailing import Mailing
 from models.token import role_for
 from tools.graphiql import assets_available, graphiql_html, static_route
@@ -304,7 +304,7 @@ async def delivery(state: AppState) -> AsyncIterator[None]:
         # Not arq's create_pool: it pings, retries for ~7 s and raises. The API serves
         # without Redis (mutations never wait on it; the workers' sweep starts due mailings
         # from the database), from the start as after Redis goes away later.
-        pool = _lazy_pool(arq_settings(redis_url))
+        pool = redis_client(arq_settings(redis_url), settings.queue_name, read_timeout=None)
         stack.push_async_callback(pool.aclose)
         redis_answers = await _answers(pool)
         if not redis_answers:
@@ -349,21 +349,6 @@ async def delivery(state: AppState) -> AsyncIterator[None]:
 
 
 REDIS_START_PING = 2.0  # seconds: how long `herald serve` waits for Redis at start
-
-
-def _lazy_pool(redis: RedisSettings) -> ArqRedis:
-    """The pool arq's create_pool makes, without its connection test: it connects on use."""
-    return ArqRedis(
-        host=redis.host,
-        port=redis.port,
-        unix_socket_path=redis.unix_socket_path,
-        db=redis.database,
-        username=redis.username,
-        password=redis.password,
-        ssl=redis.ssl,
-        socket_connect_timeout=redis.conn_timeout,
-        encoding="utf8",
-    )
 
 
 async def _answers(pool: ArqRedis) -> bool:

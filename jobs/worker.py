@@ -41,10 +41,13 @@ def worker_id() -> str:
     return f"{socket.gethostname()[:30]}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
-def redis_client(settings: RedisSettings, queue_name: str) -> ArqRedis:
-    """An arq Redis client that never waits on Redis for more than REDIS_TIMEOUT and connects
-    lazily (arq's create_pool pings first and gives up after a few tries: a worker must start,
-    and send, while Redis is away)."""
+def redis_client(
+    settings: RedisSettings, queue_name: str, *, read_timeout: float | None = REDIS_TIMEOUT
+) -> ArqRedis:
+    """An arq Redis client that connects lazily (arq's create_pool pings first and gives up
+    after a few tries: a worker must start, and send, while Redis is away) and never waits
+    more than REDIS_TIMEOUT to connect or, unless `read_timeout` is None (a pub/sub listener
+    idles on its reads), for an answer."""
     return ArqRedis(
         host=settings.host,
         port=settings.port,
@@ -54,7 +57,7 @@ def redis_client(settings: RedisSettings, queue_name: str) -> ArqRedis:
         password=settings.password,
         ssl=settings.ssl,
         socket_connect_timeout=REDIS_TIMEOUT,
-        socket_timeout=REDIS_TIMEOUT,
+        socket_timeout=read_timeout,
         encoding="utf8",
         default_queue_name=queue_name,
     )
