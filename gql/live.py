@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -20,6 +21,7 @@ from models.changes import channel, decode
 log = logging.getLogger("herald.live")
 RATE = 4.0
 REFRESH = 3.0
+LOST_LOG_EVERY = 60.0  # seconds between two lines about a lost subscription
 OVERALL = 0  # key of the all-mailings pump
 T = TypeVar("T")
 
@@ -115,10 +117,17 @@ class Hub:
                 pump.dirty.set()
 
     async def _listen(self) -> None:
+        """One subscription for the process, re-made whenever it is lost. While Redis is
+        away the pumps' own refresh keeps watchers current; the loss is logged once, then at
+        most once a minute with the number of failed tries, and the return once."""
+        failures, last_log = 0, 0.0
         while True:
             pubsub = self.redis.pubsub()
             try:
                 await pubsub.subscribe(channel(self.prefix))
+                if failures:
+                    log.warning("live stats subscription back after %d failed tries", failures)
+                    failures = 0
                 self.mark(set(self.pumps))  # catch up on anything missed while away
                 async for message in pubsub.listen():
                     if message.get("type") == "message":
@@ -126,7 +135,14 @@ class Hub:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("live stats subscription lost (%s); reconnecting", type(exc).__name__)
+                failures += 1
+                if failures == 1 or time.monotonic() - last_log >= LOST_LOG_EVERY:
+                    log.warning(
+                        "live stats subscription lost (%s, %d tries so far); reconnecting",
+                        type(exc).__name__,
+                        failures,
+                    )
+                    last_log = time.monotonic()
                 await asyncio.sleep(1)
             finally:
                 await pubsub.aclose()

@@ -299,6 +299,8 @@ async def delivery(state: AppState) -> AsyncIterator[None]:
         redis_url = settings.redis_url
         if not redis_url:
             embedded = await stack.enter_async_context(EmbeddedRedis(settings.data_dir))
+            # Restarted whenever it dies (cancelled before it is stopped on exit).
+            stack.push_async_callback(_cancel, asyncio.create_task(embedded.supervise()))
             redis_url = embedded.url
             log.info("embedded Redis on %s (REDIS_URL was not set)", redis_url)
         # Not arq's create_pool: it pings, retries for ~7 s and raises. The API serves

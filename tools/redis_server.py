@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import ctypes
 import importlib.util
+import logging
 import os
 import shutil
 import signal
@@ -20,6 +21,7 @@ import redis.asyncio as aioredis
 from arq.connections import RedisSettings
 from redis.exceptions import RedisError
 
+log = logging.getLogger("herald.redis")
 SOCKET_NAME = "redis.sock"
 MAX_SOCKET_PATH = 107  # bytes: sun_path is 108 including the trailing NUL
 START_TIMEOUT = 10.0
@@ -100,6 +102,7 @@ class EmbeddedRedis:
         self.socket_path: Path | None = None
         self.process: asyncio.subprocess.Process | None = None
         self._tmp: Path | None = None
+        self._command: list[str] = []
 
     def _log_tail(self, limit: int = 2000) -> str:
         assert self._tmp is not None
@@ -136,19 +139,25 @@ class EmbeddedRedis:
         args = ["--port", "0", "--bind", "127.0.0.1", "--unixsocket", str(sock)]
         args += ["--unixsocketperm", "700", "--save", "", "--appendonly", "no"]
         args += ["--daemonize", "no", "--dir", str(tmp), "--loglevel", "warning"]
+        self._command = [binary, *args]
+        self.socket_path = sock
+        await self._spawn()
+        self.url = "unix://" + quote(str(sock))  # redis-py and arq_settings() unquote it
+
+    async def _spawn(self) -> None:
+        assert self._tmp is not None and self.socket_path is not None
+        sock = self.socket_path
         with (self._tmp / "redis.log").open(
-            "wb"
+            "ab"
         ) as out:  # a file, not a pipe: nothing can block on a full buffer
             self.process = await asyncio.create_subprocess_exec(
-                binary,
-                *args,
+                *self._command,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=out,
                 stderr=out,
                 start_new_session=True,
                 preexec_fn=_die_with_parent(),
             )
-        self.socket_path = sock
         client = aioredis.Redis(unix_socket_path=str(sock), socket_connect_timeout=1.0)
         try:
             deadline = time.monotonic() + START_TIMEOUT
@@ -166,7 +175,32 @@ class EmbeddedRedis:
                 await asyncio.sleep(0.01)
         finally:
             await client.aclose()
-        self.url = "unix://" + quote(str(sock))  # redis-py and arq_settings() unquote it
+
+    async def supervise(self, first_delay: float = 0.5, max_delay: float = 30.0) -> None:
+        """Run beside the server for as long as it should live: whenever redis-server exits
+        (killed, crashed), start it again on the same socket, with backoff; clients reconnect
+        by themselves. Logged once per exit and once per restart."""
+        while self.process is not None:
+            code = await self.process.wait()
+            log.warning("embedded Redis exited (code %s): restarting it", code)
+            delay = first_delay
+            while True:
+                await asyncio.sleep(delay)
+                try:
+                    await self._respawn()
+                except RuntimeError as exc:
+                    log.warning("embedded Redis did not start again (%s): retrying", exc)
+                    delay = min(max_delay, delay * 2)
+                    continue
+                log.warning("embedded Redis restarted on %s", self.url)
+                break
+
+    async def _respawn(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            return
+        if self.socket_path is not None:
+            self.socket_path.unlink(missing_ok=True)  # ours, left by the process that died
+        await self._spawn()
 
     async def _stop(self) -> None:
         proc, self.process = self.process, None

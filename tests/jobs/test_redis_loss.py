@@ -100,3 +100,64 @@ async def test_worker_keeps_sending_through_a_redis_outage(
 
 async def _logged(log: Path, line: str) -> bool:
     return line in log.read_text()
+
+
+async def test_serve_restarts_its_embedded_redis_and_delivery_goes_on(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """`herald serve` with no REDIS_URL runs a private redis-server: killed, it is started
+    again on the same socket; the in-process worker keeps sending meanwhile and reconnects."""
+    n = 3000
+    await clients(engine, n)
+    engine.configure(latency_ms=20)
+    log = tmp_path / "serve.log"
+    data = tmp_path / "serve-data"
+    serve = spawn(
+        engine,
+        log,
+        "serve",
+        "--port",
+        "0",
+        "--no-migrate",
+        REDIS_URL="",
+        DATA_DIR=str(data),
+        MAX_IN_FLIGHT="10",
+        BATCH_SIZE="10",
+        LOG_LEVEL="WARNING",
+    )
+    with running(serve):
+        mid = await mailing(engine)
+        await wait_for(lambda: _sim_at_least(engine, 300), timeout=60, what="sending under way")
+        redis_pid = _child_redis(serve.pid)
+        os.kill(redis_pid, signal.SIGKILL)
+        await wait_for(
+            lambda: _logged(log, "embedded Redis restarted"), timeout=30, what="restart"
+        )
+        assert _child_redis(serve.pid) != redis_pid
+        await wait_for(lambda: all_final(mid), timeout=90, what="delivery to finish")
+        await wait_for(lambda: _logged(log, "Redis answers again"), timeout=20, what="reconnect")
+        assert serve.poll() is None, log.read_text()
+        assert await stop(serve) in (0, -signal.SIGTERM), log.read_text()
+    assert await _counts(mid) == {"SENT": n}
+    assert engine.sim.state.stats()["duplicates"] == 0
+    text = log.read_text()
+    assert "Traceback" not in text, text
+    assert text.count("embedded Redis exited") == 1, text
+    assert text.count("Redis unreachable") <= 1, text  # once per outage, not per call
+    assert text.count("live stats subscription lost") <= 1, text
+
+
+def _child_redis(parent: int) -> int:
+    """The redis-server started by process `parent`."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == parent and b"redis-server" in cmdline:
+            return int(entry.name)
+    raise AssertionError(f"no redis-server child of {parent}")
