@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import GQL, error_of
+from tests.support.api import GQL, error_of
 
 CREATE = """mutation($input: ClientInput!) {
   createClient(input: $input) { id phone operatorCode tag timezone createdAt updatedAt } }"""

@@ -3,8 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from models.message import Message, MessageStatus
-from tests.conftest import GQL
-from tests.gql.test_mailings import create
+from tests.support.api import GQL, create_mailing
 
 STATS = """{ stats { mailings messages byStatus { status count }
   perMailing { mailingId state total byStatus { status count } } } }"""
@@ -26,9 +25,9 @@ async def seed(mailing_id: int, statuses: list[MessageStatus]) -> None:
 
 
 async def test_counts_per_status_with_zeros(gql: GQL, database: str) -> None:
-    first = int((await create(gql))["id"])
-    second = int((await create(gql))["id"])
-    await create(gql)
+    first = int((await create_mailing(gql))["id"])
+    second = int((await create_mailing(gql))["id"])
+    await create_mailing(gql)
     await seed(first, [MessageStatus.SENT] * 3 + [MessageStatus.FAILED])
     await seed(second, [MessageStatus.PENDING, MessageStatus.SENT])
     stats = (await gql.ok(STATS))["stats"]
@@ -45,7 +44,7 @@ async def test_counts_per_status_with_zeros(gql: GQL, database: str) -> None:
 
 
 async def test_mailing_list_stats_batched(gql: GQL, database: str) -> None:
-    ids = [int((await create(gql))["id"]) for _ in range(3)]
+    ids = [int((await create_mailing(gql))["id"]) for _ in range(3)]
     for n, mid in enumerate(ids):
         await seed(mid, [MessageStatus.SENT] * (n + 1))
     data = await gql.ok("{ mailings { edges { node { id stats { total } } } } }")

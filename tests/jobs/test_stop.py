@@ -10,9 +10,17 @@ from pathlib import Path
 import pytest
 
 from models.message import Message, MessageStatus
-from tests.jobs.conftest import Engine, all_final, counters_match_messages, wait_for
-from tests.jobs.procs import running, spawn, stop
-from tests.jobs.test_delivery import _counts, _sim_at_least, accepted, clients, mailing
+from tests.support.delivery import (
+    accepted,
+    all_final,
+    clients,
+    counters_match_messages,
+    mailing,
+    sim_at_least,
+    status_counts,
+)
+from tests.support.engine import Engine, wait_for
+from tests.support.procs import running, spawn, stop
 
 CASES = [
     ("worker", signal.SIGTERM),
@@ -35,7 +43,7 @@ async def test_graceful_stop_mid_mailing_then_restart_sends_nothing_twice(
     first = spawn(engine, log, *args, PROBE_TIMEOUT="10", LEASE_SECONDS="12", LOG_LEVEL="INFO")
     with running(first):
         mid = await mailing(engine)
-        await wait_for(lambda: _sim_at_least(engine, 600), timeout=60, what="sending under way")
+        await wait_for(lambda: sim_at_least(engine, 600), timeout=60, what="sending under way")
         in_flight = engine.sim.state.in_flight
         # uvicorn re-raises the signal once its graceful shutdown is done: exit by it is fine.
         assert await stop(first, sig) in (0, -sig), log.read_text()
@@ -50,7 +58,7 @@ async def test_graceful_stop_mid_mailing_then_restart_sends_nothing_twice(
     with running(second):
         await wait_for(lambda: all_final(mid), timeout=90, what="the restarted worker finishes")
         await stop(second)
-    assert await _counts(mid) == {"SENT": n}
+    assert await status_counts(mid) == {"SENT": n}
     assert engine.sim.state.stats()["duplicates"] == 0
     assert len(accepted(engine)) == n
     assert await counters_match_messages()
