@@ -93,6 +93,9 @@ async def test_update_while_scheduled_changes_anything(gql: GQL) -> None:
     )
     updated = data["updateMailing"]
     assert updated["text"] == "New"
+    start, end = iso(timedelta(hours=3)), iso(timedelta(hours=7))
+    moved = (await gql.ok(UPDATE, id=mid, input={"startAt": start, "endAt": end}))["updateMailing"]
+    assert (moved["startAt"], moved["endAt"]) == (start, end)
     assert updated["filter"] == {"operatorCodes": [], "tags": ["a", "b"]}
     assert updated["window"] == {"start": "22:00", "end": "06:00"}
     cleared = (await gql.ok(UPDATE, id=mid, input={"window": None}))["updateMailing"]
@@ -111,10 +114,15 @@ async def test_running_mailing_only_end_and_window_editable(gql: GQL, database: 
     new_end = iso(timedelta(hours=5))
     updated = (await gql.ok(UPDATE, id=mid, input={"endAt": new_end}))["updateMailing"]
     assert datetime.fromisoformat(updated["endAt"]) == datetime.fromisoformat(new_end)
+    window = {"start": "08:00", "end": "20:00"}
+    updated = (await gql.ok(UPDATE, id=mid, input={"window": window}))["updateMailing"]
+    assert updated["window"] == window
     body = await gql(UPDATE, id=mid, input={"text": "changed"})
     assert error_of(body) == {"code": "CONFLICT", "field": "text"}
     body = await gql(UPDATE, id=mid, input={"filter": {"tags": ["x"]}})
     assert error_of(body) == {"code": "CONFLICT", "field": "filter"}
+    body = await gql(UPDATE, id=mid, input={"startAt": iso(timedelta(hours=3))})
+    assert error_of(body) == {"code": "CONFLICT", "field": "startAt"}
 
 
 async def test_ended_mailing_cannot_be_edited(gql: GQL) -> None:
