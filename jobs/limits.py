@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 from redis.exceptions import RedisError
@@ -17,6 +19,8 @@ log = logging.getLogger("herald.worker")
 T = TypeVar("T")
 CALL_TIMEOUT = 2.0  # seconds for one guarded Redis call
 COOL_OFF = 5.0  # seconds Redis is left alone after a failed call
+Monotonic = Callable[[], float]  # seconds, for intervals inside this process (herald/clock.py)
+Sleep = Callable[[float], Awaitable[None]]
 
 
 class RedisGuard:
@@ -25,14 +29,20 @@ class RedisGuard:
     alone for COOL_OFF seconds, so a down or hung Redis costs the send loop nothing; the first
     call that works again is logged with the number that failed."""
 
-    def __init__(self, cool_off: float = COOL_OFF, timeout: float = CALL_TIMEOUT) -> None:
-        self.cool_off, self.timeout = cool_off, timeout
+    def __init__(
+        self,
+        cool_off: float = COOL_OFF,
+        timeout: float = CALL_TIMEOUT,
+        *,
+        monotonic: Monotonic = time.monotonic,
+    ) -> None:
+        self.cool_off, self.timeout, self.monotonic = cool_off, timeout, monotonic
         self.retry_at = 0.0
         self.failures = 0
 
     @property
     def available(self) -> bool:
-        return time.monotonic() >= self.retry_at
+        return self.monotonic() >= self.retry_at
 
     async def call(self, call: Callable[[], Awaitable[T]], fallback: T) -> T:
         if not self.available:
@@ -48,7 +58,7 @@ class RedisGuard:
 
     def failed(self, exc: BaseException | None) -> None:
         self.failures += 1
-        self.retry_at = time.monotonic() + self.cool_off
+        self.retry_at = self.monotonic() + self.cool_off
         if self.failures == 1:
             log.warning(
                 "Redis unreachable (%s): sending goes on; the sweep, the probe circuit, the "
@@ -68,20 +78,29 @@ class RedisGuard:
 
 class RateLimiter:
     """At most `rate` sends per second across every worker: a counter per wall-clock second
-    in Redis (INCRBY is atomic, so workers never over-grant together)."""
+    in Redis (INCRBY is atomic, so workers never over-grant together). The second is read from
+    `clock`, the wall clock every worker shares; `sleep` waits for the next one."""
 
     def __init__(
-        self, redis: Any, rate: float, prefix: str, guard: RedisGuard | None = None
+        self,
+        redis: Any,
+        rate: float,
+        prefix: str,
+        guard: RedisGuard | None = None,
+        *,
+        clock: Callable[[], datetime],
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.redis, self.rate, self.prefix = redis, int(rate), prefix
         self.guard = guard or RedisGuard()
+        self.clock, self.sleep = clock, sleep
         self._local: dict[int, int] = {}  # second -> granted here, while Redis is away
 
     async def acquire(self, n: int) -> None:
         if self.rate <= 0:
             return
         while n > 0:
-            second = int(time.time())
+            second = int(self.clock().timestamp())
             total = await self.guard.call(functools.partial(self._count, second, n), None)
             if total is None:  # Redis away: this process alone keeps to the rate
                 self._local = {second: self._local.get(second, 0) + n}
@@ -89,7 +108,7 @@ class RateLimiter:
             granted = max(0, min(n, self.rate - (total - n)))
             n -= granted
             if n > 0:
-                await asyncio.sleep(max(0.0, second + 1 - time.time()))
+                await self.sleep(max(0.0, second + 1 - self.clock().timestamp()))
 
     async def _count(self, second: int, n: int) -> int:
         key = f"{self.prefix}:rate:{second}"
@@ -101,20 +120,30 @@ class RateLimiter:
 class Circuit:
     """Open after a 401/403 from the probe: nothing is sent (messages stay PENDING and no
     attempt is used) except one trial send every `trial_every` seconds; the first success
-    closes it. The state is shared through Redis so every worker stops, not just one."""
+    closes it. The state is shared through Redis so every worker stops, not just one; this
+    process looks at it at most every CHECK_EVERY seconds of `monotonic`."""
+
+    CHECK_EVERY = 0.5
 
     def __init__(
-        self, redis: Any, prefix: str, trial_every: float = 5.0, guard: RedisGuard | None = None
+        self,
+        redis: Any,
+        prefix: str,
+        trial_every: float = 5.0,
+        guard: RedisGuard | None = None,
+        *,
+        monotonic: Monotonic = time.monotonic,
     ) -> None:
         self.redis, self.key, self.trial_every = redis, f"{prefix}:circuit", trial_every
-        self.guard = guard or RedisGuard()
+        self.guard = guard or RedisGuard(monotonic=monotonic)
+        self.monotonic = monotonic
         self._open = False
-        self._next_trial = 0.0
-        self._checked = 0.0
+        self._next_trial = -math.inf
+        self._checked = -math.inf  # the first look asks Redis, whatever the clock's origin
 
     async def is_open(self) -> bool:
-        now = time.monotonic()
-        if now - self._checked >= 0.5:
+        now = self.monotonic()
+        if now - self._checked >= self.CHECK_EVERY:
             self._checked = now
             shared = await self.guard.call(lambda: self.redis.exists(self.key), None)
             if shared is not None:  # else Redis is away: this process's own view stands
@@ -122,7 +151,7 @@ class Circuit:
         return self._open
 
     async def trial_due(self) -> bool:
-        now = time.monotonic()
+        now = self.monotonic()
         if now < self._next_trial:
             return False
         self._next_trial = now + self.trial_every
@@ -135,7 +164,7 @@ class Circuit:
                 "service until a trial send succeeds; check PROBE_TOKEN"
             )
         self._open = True
-        self._next_trial = time.monotonic() + self.trial_every
+        self._next_trial = self.monotonic() + self.trial_every
         await self.guard.call(lambda: self.redis.set(self.key, "1", ex=3600), None)
 
     async def close(self) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -205,7 +205,9 @@ def classify(raw: RawResponse, *, latency: float, now: datetime) -> ProbeResult:
 
 
 class ProbeClient:
-    """Sends messages to the probe API; one instance (and one connection pool) per process."""
+    """Sends messages to the probe API; one instance (and one connection pool) per process.
+    `clock` is the wall clock, for a Retry-After given as a date; latency is a pure duration,
+    measured with time.perf_counter (see herald/clock.py)."""
 
     def __init__(
         self,
@@ -215,8 +217,10 @@ class ProbeClient:
         timeout: float = 10.0,
         max_connections: int = 256,
         transport: Transport | None = None,
+        clock: Callable[[], datetime],
     ) -> None:
         self._base_url = base_url.rstrip("/")
+        self._clock = clock  # the wall clock, for Retry-After dates
         self._token = token
         self._timeout = timeout
         self._headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
@@ -274,7 +278,7 @@ class ProbeClient:
             message = self._scrub(f"connection error: {exc}")[:200]
             raise Transient(message, latency=time.perf_counter() - started) from exc
         latency = time.perf_counter() - started
-        return classify(raw, latency=latency, now=datetime.now(UTC))
+        return classify(raw, latency=latency, now=self._clock())
 
     def _scrub(self, message: str) -> str:
         return message.replace(self._token, "***") if self._token else message

@@ -87,12 +87,15 @@ class DeliveryWorker:
             settings.probe_token.get(),
             timeout=settings.probe_timeout,
             max_connections=settings.max_in_flight,
+            clock=clock,
         )
         self.dispatcher = Dispatcher(
             probe=self.probe,
             settings=settings,
             circuit=Circuit(self.redis, self.queue_name, settings.circuit_trial, self.guard),
-            limiter=RateLimiter(self.redis, settings.max_rate, self.queue_name, self.guard),
+            limiter=RateLimiter(
+                self.redis, settings.max_rate, self.queue_name, self.guard, clock=clock
+            ),
             owner=worker_id(),
             clock=clock,
             redis=self.redis,

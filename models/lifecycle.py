@@ -19,8 +19,6 @@ from models.sql import lock_messages, write_transaction
 from models.stats import MailingStat
 from models.transitions import MailingEvent, cancel_mailing_messages, move_mailings
 
-S = MailingState
-
 
 async def get_mailing(mailing_id: int) -> Mailing:
     mailing = await Mailing.get_or_none(id=mailing_id)
@@ -65,7 +63,7 @@ async def _save_edit(
     updated = await Mailing.filter(id=mailing.id, state=mailing.state).update(
         **values, updated_at=now
     )
-    if updated and mailing.state in (S.RUNNING, S.PAUSED):
+    if updated and mailing.state in (MailingState.RUNNING, MailingState.PAUSED):
         await _apply_timing_edit(mailing, patch, now)
     return bool(updated)
 

@@ -25,7 +25,6 @@ from models.transitions import (
 from models.windows import next_openings, opening_before_end
 from models.windows import zone as zone_info
 
-M = MailingState
 UNSENT_SQL = sql_list(UNSENT)
 # Why a message was EXPIRED (message.last_error): only the first can be undone by an edit.
 EXPIRED_BY_WINDOW = "window cannot open before endAt"
@@ -62,12 +61,16 @@ async def _start_and_fan_out(mailing_id: int, now: datetime) -> Mailing | None:
 
 async def active_mailing_ids() -> list[int]:
     """RUNNING and PAUSED mailings: whose counts a sweep may have changed."""
-    rows = await Mailing.filter(state__in=[M.RUNNING, M.PAUSED]).values_list("id", flat=True)
+    rows = await Mailing.filter(state__in=[MailingState.RUNNING, MailingState.PAUSED]).values_list(
+        "id", flat=True
+    )
     return [int(str(r)) for r in rows]
 
 
 async def due_mailing_ids(now: datetime) -> list[int]:
-    rows = await Mailing.filter(state=M.SCHEDULED, start_at__lte=now).values_list("id", flat=True)
+    rows = await Mailing.filter(state=MailingState.SCHEDULED, start_at__lte=now).values_list(
+        "id", flat=True
+    )
     return [int(str(r)) for r in rows]
 
 
@@ -175,7 +178,7 @@ async def expire_ended(now: datetime) -> None:
             MessageEvent.EXPIRE,
             assign=f"last_error = '{EXPIRED_BY_END}', updated_at = {{now}}",
             where="mailing_id IN (SELECT id FROM mailing WHERE end_at <= {now}"
-            f" AND state IN {sql_list({M.RUNNING, M.PAUSED})})",
+            f" AND state IN {sql_list({MailingState.RUNNING, MailingState.PAUSED})})",
         ),
     )
 
@@ -189,7 +192,7 @@ async def cancel_orphans(now: datetime) -> None:
             MessageEvent.CANCEL,
             assign="updated_at = {now}",
             where="client_id IS NULL OR mailing_id IN"
-            f" (SELECT id FROM mailing WHERE state = '{M.CANCELLED}')",
+            f" (SELECT id FROM mailing WHERE state = '{MailingState.CANCELLED}')",
         ),
     )
 
@@ -215,7 +218,7 @@ async def finish_done(now: datetime) -> list[int]:
     sql = mailing_cas(
         MailingEvent.FINISH,
         assign=f"finished_at = {stamp}, updated_at = {stamp}",
-        where=f"(mailing.state = '{M.RUNNING}' OR mailing.end_at <= {stamp})"
+        where=f"(mailing.state = '{MailingState.RUNNING}' OR mailing.end_at <= {stamp})"
         " AND NOT EXISTS (SELECT 1 FROM message m WHERE m.mailing_id = mailing.id"
         f" AND m.status IN {sql_list(NOT_FINAL)})",
     )
@@ -230,4 +233,6 @@ async def finish_unstarted_past_end(now: datetime) -> None:
 
 
 async def windowed_running(now: datetime) -> list[Mailing]:
-    return list(await Mailing.filter(state=M.RUNNING, window_start__isnull=False, end_at__gt=now))
+    return list(
+        await Mailing.filter(state=MailingState.RUNNING, window_start__isnull=False, end_at__gt=now)
+    )

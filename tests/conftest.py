@@ -1,5 +1,7 @@
 """Shared fixtures: a real database with migrations applied (SQLite always, PostgreSQL too
-when TEST_DATABASE_URL is set), the real app over HTTP, and tokens made at run time."""
+when TEST_DATABASE_URL is set), the real app over HTTP, tokens made at run time, and the
+delivery engine (real Redis, the probe simulator as a real HTTP server) that the jobs, gql and
+herald tests drive. Helpers are in tests/support/."""
 
 from __future__ import annotations
 
@@ -8,39 +10,29 @@ import os
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
+from arq import create_pool
+from arq.connections import ArqRedis
 
 from herald import db
 from herald.app import AppState, create_app
 from herald.settings import Settings
-from models.sql import db as connection
-from models.sql import is_postgres
-
-TABLES = ("message", "mailing_stat", "mailing", "client", "api_token", "idempotency_key")
-BACKENDS = ["sqlite"] + (["postgres"] if os.environ.get("TEST_DATABASE_URL") else [])
-
-
-def _pg_url() -> str:
-    url = os.environ["TEST_DATABASE_URL"]
-    return "postgres://" + url.split("://", 1)[1]
-
-
-async def reset_postgres_schema(url: str) -> None:
-    await db.connect(url)
-    try:
-        await connection().execute_script("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
-    finally:
-        await db.disconnect()
+from jobs.start import enqueue_start
+from models.mailing import Mailing
+from tests.support.api import GQL
+from tests.support.database import BACKENDS, pg_url, reset_postgres_schema, truncate_all
+from tests.support.engine import Engine, forget
+from tools.probesim import RunningSim, SimConfig, start_simulator
+from tools.redis_server import EmbeddedRedis, arq_settings
 
 
 @pytest.fixture(scope="session")
 def migrated_urls(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     urls = {"sqlite": f"sqlite://{tmp_path_factory.mktemp('db') / 'herald.sqlite3'}"}
     if "postgres" in BACKENDS:
-        urls["postgres"] = _pg_url()
+        urls["postgres"] = pg_url()
         asyncio.run(reset_postgres_schema(urls["postgres"]))
     for url in urls.values():
         asyncio.run(db.migrate(url))
@@ -50,15 +42,6 @@ def migrated_urls(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, migrated_urls: dict[str, str]) -> str:
     return migrated_urls[request.param]
-
-
-async def truncate_all() -> None:
-    if is_postgres():
-        await connection().execute_script(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
-    else:
-        await connection().execute_script(
-            "".join(f"DELETE FROM {t};" for t in TABLES) + "DELETE FROM sqlite_sequence;"
-        )
 
 
 @pytest.fixture
@@ -95,38 +78,87 @@ async def client(database: str, settings: Settings) -> AsyncIterator[httpx.Async
         yield http
 
 
-class GQL:
-    """Posts GraphQL operations with a bearer token and returns the decoded response."""
-
-    def __init__(self, http: httpx.AsyncClient, token: str | None) -> None:
-        self.http, self.token = http, token
-
-    async def __call__(
-        self, query: str, token: str | None = "default", **variables: Any
-    ) -> dict[str, Any]:
-        token = self.token if token == "default" else token
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        response = await self.http.post(
-            "/graphql", json={"query": query, "variables": variables}, headers=headers
-        )
-        assert response.status_code in (200, 400), response.text
-        body: dict[str, Any] = response.json()
-        return body
-
-    async def ok(self, query: str, **variables: Any) -> dict[str, Any]:
-        body = await self(query, **variables)
-        assert not body.get("errors"), body["errors"]
-        data: dict[str, Any] = body["data"]
-        return data
-
-
 @pytest.fixture
 def gql(client: httpx.AsyncClient, admin_token: str) -> GQL:
     return GQL(client, admin_token)
 
 
-def error_of(body: dict[str, Any]) -> dict[str, Any]:
-    """The single error of a failed operation (code and field), for terse assertions."""
-    assert body.get("errors"), body
-    error: dict[str, Any] = body["errors"][0]
-    return {"code": error["extensions"]["code"], "field": error["extensions"].get("field")}
+@pytest.fixture
+async def redis_url(tmp_path: Path) -> AsyncIterator[str]:
+    """TEST_REDIS_URL as given (the tests never flush it: they use their own key prefix), or
+    a private embedded server."""
+    if url := os.environ.get("TEST_REDIS_URL"):
+        yield url
+        return
+    async with EmbeddedRedis(tmp_path / "redis") as server:
+        yield server.url
+
+
+@pytest.fixture
+def queue() -> str:
+    """This test's queue name, also the prefix of every key it makes in Redis."""
+    return f"herald:test:{secrets.token_hex(4)}"
+
+
+@pytest.fixture
+async def redis(redis_url: str, queue: str) -> AsyncIterator[ArqRedis]:
+    pool = await create_pool(arq_settings(redis_url))
+    yield pool
+    await forget(pool, queue)
+    await pool.aclose()
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[RunningSim]:
+    probe_token = secrets.token_urlsafe(12)
+    running = await start_simulator(SimConfig(token=probe_token))
+    running.state.config.token = probe_token
+    yield running
+    await running.stop()
+
+
+@pytest.fixture
+async def engine(
+    database: str,
+    redis: ArqRedis,
+    redis_url: str,
+    queue: str,
+    sim: RunningSim,
+    tmp_path: Path,
+    admin_token: str,
+) -> AsyncIterator[Engine]:
+    env = {
+        "DATABASE_URL": database,
+        "REDIS_URL": redis_url,
+        "PROBE_URL": sim.url,
+        "PROBE_TOKEN": sim.state.config.token or "",
+        "API_ADMIN_TOKEN": admin_token,
+        "DATA_DIR": str(tmp_path),
+        "LEASE_SECONDS": "3",
+        "SWEEP_INTERVAL": "1",
+        "BACKOFF_BASE": "0.05",
+        "BACKOFF_CAP": "0.2",
+        "PROBE_TIMEOUT": "1.5",
+        "MAX_ATTEMPTS": "8",
+        "CIRCUIT_TRIAL_SECONDS": "0.3",
+        "QUEUE_NAME": queue,
+    }
+    settings = Settings.from_env(env)
+    state = AppState(settings=settings, manage_db=False)
+
+    async def enqueue(mailing_id: int, mailing: Mailing | None) -> None:
+        if mailing is not None:
+            await enqueue_start(redis, queue, mailing)
+
+    state.on_mailing_change = enqueue
+    app = create_app(state)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://herald.test"
+    ) as http:
+        engine = Engine(
+            GQL(http, admin_token), sim, settings, redis, queue, env=env, redis_url=redis_url
+        )
+        try:
+            yield engine
+        finally:
+            await engine.stop_workers()

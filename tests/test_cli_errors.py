@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.test_cli import herald
+from tests.support.cli import herald
 
 DATABASE_URL_FORMS = (
     "herald: invalid setting DATABASE_URL: "

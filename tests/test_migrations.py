@@ -10,7 +10,7 @@ from tortoise import Tortoise
 from herald import db
 from models.sql import db as connection
 from models.sql import is_postgres
-from tests.conftest import BACKENDS, _pg_url, reset_postgres_schema
+from tests.support.database import BACKENDS, pg_url, reset_postgres_schema
 
 
 async def _sqlite_shape() -> dict[str, object]:
@@ -70,7 +70,7 @@ async def _shape() -> dict[str, object]:
 def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite://{tmp_path / 'fresh.sqlite3'}"
-    return _pg_url()
+    return pg_url()
 
 
 async def test_migrations_match_models(empty_url: str, tmp_path: Path) -> None:

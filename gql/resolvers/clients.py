@@ -14,10 +14,10 @@ from gql.types.client import (
     ClientInput,
     ClientPatch,
     ClientType,
-    ImportError,
     ImportResult,
+    ImportRowError,
 )
-from gql.types.pagination import decode_cursor
+from gql.types.pagination import connection, decode_cursor
 from models import client as domain
 from models.errors import InvalidInput
 from models.idempotency import create_once
@@ -49,7 +49,7 @@ async def clients(
     if operator_code is not None:
         queryset = queryset.filter(operator_code=operator_code)
     page = await keyset_page(queryset, first, decode_cursor("client", after))
-    return ClientConnection.from_page(page)
+    return connection("client", page, ClientType.from_model)
 
 
 async def create_client(
@@ -96,5 +96,7 @@ async def import_clients(clients: list[ClientInput]) -> ImportResult:
     return ImportResult(
         created=outcome.created,
         updated=outcome.updated,
-        errors=[ImportError(row=e.row, field=e.field, message=e.message) for e in outcome.errors],
+        errors=[
+            ImportRowError(row=e.row, field=e.field, message=e.message) for e in outcome.errors
+        ],
     )

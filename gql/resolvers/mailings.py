@@ -18,7 +18,7 @@ from gql.types.mailing import (
     MailingType,
     TimeWindowInput,
 )
-from gql.types.pagination import decode_cursor
+from gql.types.pagination import connection, decode_cursor
 from models import lifecycle
 from models.errors import InvalidInput
 from models.idempotency import create_once
@@ -55,7 +55,7 @@ async def mailings(
 ) -> MailingConnection:
     queryset = Mailing.all() if state is None else Mailing.filter(state=state)
     page = await keyset_page(queryset, first, decode_cursor("mailing", after))
-    return MailingConnection.from_page(page)
+    return connection("mailing", page, MailingType.from_model)
 
 
 async def create_mailing(

@@ -3,9 +3,8 @@ from __future__ import annotations
 import strawberry
 
 from gql.scalars import DateTime
-from gql.types.pagination import PageInfo, encode_cursor
+from gql.types.pagination import Connection
 from models.client import Client
-from models.pages import Page
 
 
 @strawberry.type(name="Client")
@@ -61,34 +60,13 @@ class ClientPatch:
     timezone: str | None = strawberry.UNSET
 
 
-@strawberry.type
-class ClientEdge:
-    node: ClientType
-    cursor: str
+ClientConnection = Connection[ClientType]
 
 
-@strawberry.type
-class ClientConnection:
-    edges: list[ClientEdge]
-    page_info: PageInfo
-    total_count: int
+@strawberry.type(name="ImportError")
+class ImportRowError:
+    """One rejected row of an import (named ImportError in the schema; not the builtin)."""
 
-    @classmethod
-    def from_page(cls, page: Page[Client]) -> ClientConnection:
-        edges = [
-            ClientEdge(node=ClientType(row=r), cursor=encode_cursor("client", r.id))
-            for r in page.rows
-        ]
-        end = edges[-1].cursor if edges else None
-        return cls(
-            edges=edges,
-            page_info=PageInfo(has_next_page=page.has_next, end_cursor=end),
-            total_count=page.total,
-        )
-
-
-@strawberry.type
-class ImportError:
     row: int
     field: str | None
     message: str
@@ -98,4 +76,4 @@ class ImportError:
 class ImportResult:
     created: int
     updated: int
-    errors: list[ImportError]
+    errors: list[ImportRowError]

@@ -7,12 +7,12 @@ import strawberry
 from gql.context import Context
 from gql.scalars import DateTime, Time
 from gql.types.enums import MailingStateEnum, MessageStatusEnum
-from gql.types.message import MessageConnection
-from gql.types.pagination import PageInfo, decode_cursor, encode_cursor
+from gql.types.message import MessageConnection, MessageType
+from gql.types.pagination import Connection, connection, decode_cursor
 from gql.types.stats import MailingStats
 from models.mailing import Mailing
 from models.message import Message
-from models.pages import Page, keyset_page
+from models.pages import keyset_page
 
 
 @strawberry.type
@@ -104,7 +104,7 @@ class MailingType:
         if status is not None:
             queryset = queryset.filter(status=status)
         page = await keyset_page(queryset, first, decode_cursor("message", after))
-        return MessageConnection.from_page(page)
+        return connection("message", page, MessageType.from_model)
 
 
 @strawberry.input
@@ -125,27 +125,4 @@ class MailingPatch:
     window: TimeWindowInput | None = strawberry.UNSET
 
 
-@strawberry.type
-class MailingEdge:
-    node: MailingType
-    cursor: str
-
-
-@strawberry.type
-class MailingConnection:
-    edges: list[MailingEdge]
-    page_info: PageInfo
-    total_count: int
-
-    @classmethod
-    def from_page(cls, page: Page[Mailing]) -> MailingConnection:
-        edges = [
-            MailingEdge(node=MailingType(row=r), cursor=encode_cursor("mailing", r.id))
-            for r in page.rows
-        ]
-        end = edges[-1].cursor if edges else None
-        return cls(
-            edges=edges,
-            page_info=PageInfo(has_next_page=page.has_next, end_cursor=end),
-            total_count=page.total,
-        )
+MailingConnection = Connection[MailingType]

@@ -8,9 +8,8 @@ from gql.context import Context
 from gql.scalars import DateTime
 from gql.types.client import ClientType
 from gql.types.enums import MessageStatusEnum
-from gql.types.pagination import PageInfo, encode_cursor
+from gql.types.pagination import Connection
 from models.message import Message
-from models.pages import Page
 
 if TYPE_CHECKING:
     from gql.types.mailing import MailingType
@@ -19,6 +18,10 @@ if TYPE_CHECKING:
 @strawberry.type(name="Message")
 class MessageType:
     row: strawberry.Private[Message]
+
+    @classmethod
+    def from_model(cls, row: Message) -> MessageType:
+        return cls(row=row)
 
     @strawberry.field
     def id(self) -> strawberry.ID:
@@ -67,27 +70,4 @@ class MessageType:
         return ClientType(row=row) if row else None
 
 
-@strawberry.type
-class MessageEdge:
-    node: MessageType
-    cursor: str
-
-
-@strawberry.type
-class MessageConnection:
-    edges: list[MessageEdge]
-    page_info: PageInfo
-    total_count: int
-
-    @classmethod
-    def from_page(cls, page: Page[Message]) -> MessageConnection:
-        edges = [
-            MessageEdge(node=MessageType(row=r), cursor=encode_cursor("message", r.id))
-            for r in page.rows
-        ]
-        end = edges[-1].cursor if edges else None
-        return cls(
-            edges=edges,
-            page_info=PageInfo(has_next_page=page.has_next, end_cursor=end),
-            total_count=page.total,
-        )
+MessageConnection = Connection[MessageType]

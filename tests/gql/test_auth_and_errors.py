@@ -3,7 +3,7 @@ from __future__ import annotations
 import httpx
 
 from models.token import ApiToken, Role, create_token
-from tests.conftest import GQL, error_of
+from tests.support.api import GQL, error_of
 
 STATS = "{ stats { mailings messages } }"
 CREATE = 'mutation { createClient(input: {phone: "79160000001", timezone: "UTC"}) { id } }'

@@ -16,7 +16,7 @@ from gql.cost import BUDGET, MIN_PAGE_COST, operation_cost
 from gql.schema import build_schema
 from models.pages import MAX_PAGE
 from models.token import Role, create_token
-from tests.conftest import GQL
+from tests.support.api import GQL
 
 SCHEMA = build_schema()._schema
 ISSUE = "{ " + nested(500, 500) + " }"

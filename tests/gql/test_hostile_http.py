@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from models.token import Role, create_token
-from tests.conftest import GQL
+from tests.support.api import GQL
 
 STATS = "{ stats { mailings messages } }"
 CREATE_CLIENT = "mutation($input: ClientInput!) { createClient(input: $input) { id } }"

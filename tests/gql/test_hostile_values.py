@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import GQL, error_of
+from tests.support.api import GQL, error_of
 
 CREATE_CLIENT = """mutation($input: ClientInput!) {
   createClient(input: $input) { id phone operatorCode tag timezone } }"""

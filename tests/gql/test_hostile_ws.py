@@ -20,7 +20,7 @@ from websockets.typing import Subprotocol
 from herald.app import MAX_SUBSCRIPTIONS, AppState, create_app
 from herald.settings import Settings
 from models.token import Role, create_token
-from tests.jobs.conftest import wait_for
+from tests.support.engine import wait_for
 
 OVERALL = "subscription { overallStats { mailings } }"
 STATS = "{ stats { messages } }"

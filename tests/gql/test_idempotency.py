@@ -16,7 +16,7 @@ from models.client import Client
 from models.idempotency import TTL, IdempotencyKey, purge_expired
 from models.mailing import Mailing
 from models.token import Role
-from tests.conftest import GQL, error_of
+from tests.support.api import GQL, error_of
 
 CREATE_MAILING = """mutation($input: MailingInput!, $key: String) {
   createMailing(input: $input, idempotencyKey: $key) { id text } }"""

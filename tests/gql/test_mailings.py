@@ -7,13 +7,19 @@ import pytest
 
 from models.mailing import Mailing, MailingState
 from models.message import Message, MessageStatus
-from tests.conftest import GQL, error_of
+from tests.support.api import (
+    CREATE_MAILING,
+    GQL,
+    MAILING_FIELDS,
+    create_mailing,
+    error_of,
+    iso,
+    mailing_input,
+)
 
-FIELDS = "id text startAt endAt state createdAt filter { operatorCodes tags } window { start end }"
-CREATE = f"mutation($input: MailingInput!) {{ createMailing(input: $input) {{ {FIELDS} }} }}"
 UPDATE = f"""mutation($id: ID!, $input: MailingPatch!) {{
-  updateMailing(id: $id, input: $input) {{ {FIELDS} }} }}"""
-GET = f"query($id: ID!) {{ mailing(id: $id) {{ {FIELDS} }} }}"
+  updateMailing(id: $id, input: $input) {{ {MAILING_FIELDS} }} }}"""
+GET = f"query($id: ID!) {{ mailing(id: $id) {{ {MAILING_FIELDS} }} }}"
 LIST = """query($first: Int, $after: String, $state: MailingState) {
   mailings(first: $first, after: $after, state: $state) {
     totalCount pageInfo { hasNextPage endCursor } edges { node { id state } } } }"""
@@ -23,29 +29,8 @@ RESUME = "mutation($id: ID!) { resumeMailing(id: $id) { state } }"
 CANCEL = "mutation($id: ID!) { cancelMailing(id: $id) { state } }"
 
 
-def iso(delta: timedelta) -> str:
-    return (datetime.now(UTC) + delta).isoformat()
-
-
-def mailing_input(**override: Any) -> dict[str, Any]:
-    value: dict[str, Any] = {
-        "text": "Hello",
-        "startAt": iso(timedelta(hours=1)),
-        "endAt": iso(timedelta(hours=2)),
-        "filter": {"operatorCodes": ["916"], "tags": ["vip"]},
-    }
-    value.update(override)
-    return value
-
-
-async def create(gql: GQL, **override: Any) -> dict[str, Any]:
-    data = await gql.ok(CREATE, input=mailing_input(**override))
-    created: dict[str, Any] = data["createMailing"]
-    return created
-
-
 async def test_create_and_read(gql: GQL) -> None:
-    created = await create(gql, window={"start": "09:00", "end": "21:30:15"})
+    created = await create_mailing(gql, window={"start": "09:00", "end": "21:30:15"})
     assert created["state"] == "SCHEDULED"
     assert created["filter"] == {"operatorCodes": ["916"], "tags": ["vip"]}
     assert created["window"] == {"start": "09:00", "end": "21:30:15"}
@@ -54,7 +39,7 @@ async def test_create_and_read(gql: GQL) -> None:
 
 
 async def test_empty_filter_means_everyone(gql: GQL) -> None:
-    created = await create(gql, filter={})
+    created = await create_mailing(gql, filter={})
     assert created["filter"] == {"operatorCodes": [], "tags": []}
     assert created["window"] is None
 
@@ -78,12 +63,12 @@ async def test_empty_filter_means_everyone(gql: GQL) -> None:
     ],
 )
 async def test_invalid_mailing_input(gql: GQL, override: dict[str, Any], field: str) -> None:
-    body = await gql(CREATE, input=mailing_input(**override))
+    body = await gql(CREATE_MAILING, input=mailing_input(**override))
     assert error_of(body) == {"code": "BAD_USER_INPUT", "field": field}
 
 
 async def test_list_filter_by_state_and_paginate(gql: GQL) -> None:
-    ids = [(await create(gql))["id"] for _ in range(3)]
+    ids = [(await create_mailing(gql))["id"] for _ in range(3)]
     await gql.ok(CANCEL, id=ids[1])
     page = (await gql.ok(LIST, first=2))["mailings"]
     assert page["totalCount"] == 3
@@ -96,7 +81,7 @@ async def test_list_filter_by_state_and_paginate(gql: GQL) -> None:
 
 
 async def test_update_while_scheduled_changes_anything(gql: GQL) -> None:
-    mid = (await create(gql))["id"]
+    mid = (await create_mailing(gql))["id"]
     data = await gql.ok(
         UPDATE,
         id=mid,
@@ -108,6 +93,9 @@ async def test_update_while_scheduled_changes_anything(gql: GQL) -> None:
     )
     updated = data["updateMailing"]
     assert updated["text"] == "New"
+    start, end = iso(timedelta(hours=3)), iso(timedelta(hours=7))
+    moved = (await gql.ok(UPDATE, id=mid, input={"startAt": start, "endAt": end}))["updateMailing"]
+    assert (moved["startAt"], moved["endAt"]) == (start, end)
     assert updated["filter"] == {"operatorCodes": [], "tags": ["a", "b"]}
     assert updated["window"] == {"start": "22:00", "end": "06:00"}
     cleared = (await gql.ok(UPDATE, id=mid, input={"window": None}))["updateMailing"]
@@ -119,28 +107,33 @@ async def test_update_while_scheduled_changes_anything(gql: GQL) -> None:
 
 
 async def test_running_mailing_only_end_and_window_editable(gql: GQL, database: str) -> None:
-    mid = (await create(gql))["id"]
+    mid = (await create_mailing(gql))["id"]
     await Mailing.filter(id=int(mid)).update(
         state=MailingState.RUNNING, started_at=datetime.now(UTC)
     )
     new_end = iso(timedelta(hours=5))
     updated = (await gql.ok(UPDATE, id=mid, input={"endAt": new_end}))["updateMailing"]
     assert datetime.fromisoformat(updated["endAt"]) == datetime.fromisoformat(new_end)
+    window = {"start": "08:00", "end": "20:00"}
+    updated = (await gql.ok(UPDATE, id=mid, input={"window": window}))["updateMailing"]
+    assert updated["window"] == window
     body = await gql(UPDATE, id=mid, input={"text": "changed"})
     assert error_of(body) == {"code": "CONFLICT", "field": "text"}
     body = await gql(UPDATE, id=mid, input={"filter": {"tags": ["x"]}})
     assert error_of(body) == {"code": "CONFLICT", "field": "filter"}
+    body = await gql(UPDATE, id=mid, input={"startAt": iso(timedelta(hours=3))})
+    assert error_of(body) == {"code": "CONFLICT", "field": "startAt"}
 
 
 async def test_ended_mailing_cannot_be_edited(gql: GQL) -> None:
-    mid = (await create(gql))["id"]
+    mid = (await create_mailing(gql))["id"]
     await gql.ok(CANCEL, id=mid)
     body = await gql(UPDATE, id=mid, input={"endAt": iso(timedelta(hours=9))})
     assert error_of(body)["code"] == "CONFLICT"
 
 
 async def test_pause_resume_cancel_transitions(gql: GQL, database: str) -> None:
-    mid = (await create(gql))["id"]
+    mid = (await create_mailing(gql))["id"]
     assert (await gql.ok(PAUSE, id=mid))["pauseMailing"]["state"] == "PAUSED"
     assert error_of(await gql(PAUSE, id=mid))["code"] == "CONFLICT"
     assert (await gql.ok(RESUME, id=mid))["resumeMailing"]["state"] == "SCHEDULED"
@@ -167,7 +160,7 @@ async def _message(mailing_id: int, client_id: int | None, status: MessageStatus
 
 
 async def test_cancel_cancels_unsent_messages(gql: GQL, database: str) -> None:
-    mid = int((await create(gql))["id"])
+    mid = int((await create_mailing(gql))["id"])
     pending = await _message(mid, None, MessageStatus.PENDING)
     sent = await _message(mid, None, MessageStatus.SENT)
     await gql.ok(CANCEL, id=str(mid))
@@ -176,8 +169,8 @@ async def test_cancel_cancels_unsent_messages(gql: GQL, database: str) -> None:
 
 
 async def test_delete_mailing_removes_its_messages(gql: GQL, database: str) -> None:
-    mid = int((await create(gql))["id"])
-    other = int((await create(gql))["id"])
+    mid = int((await create_mailing(gql))["id"])
+    other = int((await create_mailing(gql))["id"])
     await _message(mid, None, MessageStatus.SENT)
     kept = await _message(other, None, MessageStatus.SENT)
     assert (await gql.ok(DELETE, id=str(mid)))["deleteMailing"] == str(mid)
@@ -192,7 +185,7 @@ async def test_delete_client_keeps_messages_with_phone(gql: GQL, database: str) 
             'mutation { createClient(input: {phone: "79160000001", timezone: "UTC"}) { id } }'
         )
     )["createClient"]
-    mid = int((await create(gql))["id"])
+    mid = int((await create_mailing(gql))["id"])
     sent = await _message(mid, int(client["id"]), MessageStatus.SENT)
     await gql.ok("mutation($id: ID!) { deleteClient(id: $id) }", id=client["id"])
     query = """query($id: ID!) { mailing(id: $id) { messages { totalCount
@@ -216,7 +209,7 @@ async def test_end_with_a_negative_offset_is_stored_and_compared_in_utc(
 
     from models.schedule import expire_ended
 
-    mid = int((await create(gql))["id"])
+    mid = int((await create_mailing(gql))["id"])
     await Mailing.filter(id=mid).update(state=MailingState.RUNNING, started_at=datetime.now(UTC))
     await _message(mid, None, MessageStatus.PENDING)
     end = datetime.now(UTC) + timedelta(hours=2)

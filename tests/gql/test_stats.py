@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+import pytest
+
 from models.message import Message, MessageStatus
-from tests.conftest import GQL
-from tests.gql.test_mailings import create
+from tests.support.api import GQL, create_mailing
 
 STATS = """{ stats { mailings messages byStatus { status count }
   perMailing { mailingId state total byStatus { status count } } } }"""
@@ -26,9 +28,9 @@ async def seed(mailing_id: int, statuses: list[MessageStatus]) -> None:
 
 
 async def test_counts_per_status_with_zeros(gql: GQL, database: str) -> None:
-    first = int((await create(gql))["id"])
-    second = int((await create(gql))["id"])
-    await create(gql)
+    first = int((await create_mailing(gql))["id"])
+    second = int((await create_mailing(gql))["id"])
+    await create_mailing(gql)
     await seed(first, [MessageStatus.SENT] * 3 + [MessageStatus.FAILED])
     await seed(second, [MessageStatus.PENDING, MessageStatus.SENT])
     stats = (await gql.ok(STATS))["stats"]
@@ -44,10 +46,22 @@ async def test_counts_per_status_with_zeros(gql: GQL, database: str) -> None:
     assert one == per[str(first)]
 
 
-async def test_mailing_list_stats_batched(gql: GQL, database: str) -> None:
-    ids = [int((await create(gql))["id"]) for _ in range(3)]
+async def test_mailing_list_stats_are_one_query_per_page(
+    gql: GQL, database: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The stats of a page of mailings are read by one grouped query (the DataLoader batches
+    them), not one query per mailing."""
+    ids = [int((await create_mailing(gql))["id"]) for _ in range(5)]
     for n, mid in enumerate(ids):
         await seed(mid, [MessageStatus.SENT] * (n + 1))
+    caplog.set_level(logging.DEBUG, logger="tortoise.db_client")
+    caplog.clear()
     data = await gql.ok("{ mailings { edges { node { id stats { total } } } } }")
     totals = [e["node"]["stats"]["total"] for e in data["mailings"]["edges"]]
-    assert totals == [1, 2, 3]
+    assert totals == [1, 2, 3, 4, 5]
+    stat_reads = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "tortoise.db_client" and "mailing_stat" in r.getMessage()
+    ]
+    assert len(stat_reads) == 1, stat_reads

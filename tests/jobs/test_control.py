@@ -11,14 +11,17 @@ from datetime import UTC, datetime, timedelta
 
 from models.mailing import Mailing
 from models.message import Message, MessageStatus
-from tests.jobs.conftest import (
-    Engine,
+from tests.support.delivery import (
+    accepted,
     all_final,
+    clients,
     counters_match_messages,
-    mailing_state,
-    wait_for,
+    in_state,
+    mailing,
+    sim_at_least,
+    status_counts,
 )
-from tests.jobs.test_delivery import _counts, _sim_at_least, accepted, clients, mailing
+from tests.support.engine import Engine, wait_for
 
 PAUSE = "mutation($id: ID!) { pauseMailing(id: $id) { state } }"
 RESUME = "mutation($id: ID!) { resumeMailing(id: $id) { state } }"
@@ -30,7 +33,7 @@ async def slow_mailing(engine: Engine, n: int = 300, **worker: str) -> int:
     engine.configure(latency_ms=100)
     await engine.start_worker(MAX_IN_FLIGHT="10", BATCH_SIZE="10", **worker)
     mid = await mailing(engine)
-    await wait_for(lambda: _sim_at_least(engine, 20), what="sending under way")
+    await wait_for(lambda: sim_at_least(engine, 20), what="sending under way")
     return mid
 
 
@@ -43,19 +46,15 @@ async def test_pause_stops_new_sends_within_a_second_and_resume_finishes(engine:
     assert len(accepted(engine)) == frozen < 300
     assert (await engine.gql.ok(RESUME, id=str(mid)))["resumeMailing"]["state"] == "RUNNING"
     await wait_for(lambda: all_final(mid), what="resumed mailing finished")
-    assert await _counts(mid) == {"SENT": 300}
-    await wait_for(lambda: _state_is(mid, "FINISHED"), timeout=5, what="FINISHED")
-
-
-async def _state_is(mid: int, state: str) -> bool:
-    return await mailing_state(mid) == state
+    assert await status_counts(mid) == {"SENT": 300}
+    await wait_for(lambda: in_state(mid, "FINISHED"), timeout=5, what="FINISHED")
 
 
 async def test_cancel_leaves_the_rest_cancelled(engine: Engine) -> None:
     mid = await slow_mailing(engine)
     assert (await engine.gql.ok(CANCEL, id=str(mid)))["cancelMailing"]["state"] == "CANCELLED"
     await wait_for(lambda: all_final(mid), what="cancel settles")
-    counts = await _counts(mid)
+    counts = await status_counts(mid)
     assert set(counts) == {"SENT", "CANCELLED"} and counts["CANCELLED"] > 100
     await asyncio.sleep(0.5)
     assert counts["SENT"] == len(accepted(engine))
@@ -73,7 +72,7 @@ async def test_delete_client_mid_mailing_cancels_its_message(engine: Engine) -> 
     gone = await Message.get(id=victim.id)
     assert gone.status == MessageStatus.CANCELLED and gone.client_id is None  # type: ignore[attr-defined]
     assert victim.id not in accepted(engine)
-    assert await _counts(mid) == {"SENT": 299, "CANCELLED": 1}
+    assert await status_counts(mid) == {"SENT": 299, "CANCELLED": 1}
     assert await counters_match_messages()
 
 
@@ -99,7 +98,7 @@ async def test_shortened_end_applies_to_the_next_batch(engine: Engine) -> None:
     )
     await wait_for(lambda: all_final(mid), what="expiry after the new end")
     assert max(d.at for d in accepted(engine).values()) <= end.timestamp()
-    counts = await _counts(mid)
+    counts = await status_counts(mid)
     assert set(counts) == {"SENT", "EXPIRED"} and counts["EXPIRED"] > 100
 
 
@@ -122,7 +121,7 @@ async def test_worker_killed_mid_mailing_loses_nothing(engine: Engine) -> None:
     )
     try:
         mid = await mailing(engine)
-        await wait_for(lambda: _sim_at_least(engine, 100), timeout=60, what="first worker sends")
+        await wait_for(lambda: sim_at_least(engine, 100), timeout=60, what="first worker sends")
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
         assert len(accepted(engine)) < 600
@@ -139,6 +138,6 @@ async def test_worker_killed_mid_mailing_loses_nothing(engine: Engine) -> None:
     finally:
         second.terminate()
         second.wait(timeout=20)
-    assert await _counts(mid) == {"SENT": 600}
+    assert await status_counts(mid) == {"SENT": 600}
     assert await counters_match_messages()  # a worker killed mid-transaction skews nothing
     assert len(accepted(engine)) == 600  # repeats of in-flight msgIds are possible, losses not

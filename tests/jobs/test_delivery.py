@@ -4,52 +4,21 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from models.mailing import Mailing
 from models.message import Message, MessageStatus
-from tests.jobs.conftest import (
-    Engine,
+from tests.support.delivery import (
+    accepted,
     all_final,
+    clients,
     counters_match_messages,
-    forget,
+    in_state,
+    mailing,
     mailing_state,
-    wait_for,
+    sim_at_least,
+    status_counts,
 )
-
-CREATE = "mutation($input: MailingInput!) { createMailing(input: $input) { id state } }"
-IMPORT = "mutation($c: [ClientInput!]!) { importClients(clients: $c) { created } }"
-
-
-async def clients(
-    engine: Engine, n: int, zone: str = "Europe/Moscow", start: int = 0, tag: str | None = None
-) -> None:
-    rows = [{"phone": f"79{start + i:09d}", "timezone": zone, "tag": tag} for i in range(n)]
-    await engine.gql.ok(IMPORT, c=rows)
-
-
-async def mailing(
-    engine: Engine,
-    start: timedelta = timedelta(seconds=-1),
-    end: timedelta = timedelta(hours=1),
-    **extra: Any,
-) -> int:
-    now = datetime.now(UTC)
-    data = await engine.gql.ok(
-        CREATE,
-        input={
-            "text": "Hello from Herald",
-            "startAt": (now + start).isoformat(),
-            "endAt": (now + end).isoformat(),
-            "filter": extra.pop("filter", {}),
-            **extra,
-        },
-    )
-    return int(data["createMailing"]["id"])
-
-
-def accepted(engine: Engine) -> dict[int, Any]:
-    return dict(engine.sim.state.deliveries)
+from tests.support.engine import Engine, forget, wait_for
 
 
 async def test_immediate_start_sends_each_message_once(engine: Engine) -> None:
@@ -58,7 +27,7 @@ async def test_immediate_start_sends_each_message_once(engine: Engine) -> None:
     await engine.start_worker()
     mid = await mailing(engine, filter={"tags": []})
     await wait_for(lambda: all_final(mid), what="all messages final")
-    await wait_for(lambda: _is(mid, "FINISHED"), timeout=5, what="FINISHED")
+    await wait_for(lambda: in_state(mid, "FINISHED"), timeout=5, what="FINISHED")
     rows = await Message.filter(mailing_id=mid)
     assert len(rows) == 150 and {m.status for m in rows} == {MessageStatus.SENT}
     deliveries = accepted(engine)
@@ -66,10 +35,6 @@ async def test_immediate_start_sends_each_message_once(engine: Engine) -> None:
     assert set(deliveries) == ids
     assert all(d.count == 1 and d.text == "Hello from Herald" for d in deliveries.values())
     assert engine.sim.state.stats()["duplicates"] == 0
-
-
-async def _is(mailing_id: int, state: str) -> bool:
-    return await mailing_state(mailing_id) == state
 
 
 async def test_scheduled_start_fires_on_time(engine: Engine) -> None:
@@ -92,17 +57,10 @@ async def test_nothing_accepted_after_end(engine: Engine) -> None:
     end_at = (await Mailing.get(id=mid)).end_at.timestamp()
     await wait_for(lambda: all_final(mid), timeout=20, what="end cut-off")
     assert max(d.at for d in accepted(engine).values()) <= end_at
-    counts = await _counts(mid)
+    counts = await status_counts(mid)
     assert counts["EXPIRED"] > 0 and counts["SENT"] == len(accepted(engine))
     assert set(counts) <= {"SENT", "EXPIRED"}
-    await wait_for(lambda: _is(mid, "FINISHED"), timeout=5, what="FINISHED")
-
-
-async def _counts(mailing_id: int) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for status in await Message.filter(mailing_id=mailing_id).values_list("status", flat=True):
-        counts[str(status)] = counts.get(str(status), 0) + 1
-    return counts
+    await wait_for(lambda: in_state(mid, "FINISHED"), timeout=5, what="FINISHED")
 
 
 async def test_window_sends_only_where_local_time_is_inside(engine: Engine) -> None:
@@ -133,7 +91,7 @@ async def test_window_waits_for_next_opening(engine: Engine) -> None:
     }
     await engine.start_worker()
     mid = await mailing(engine, end=timedelta(days=2), window=window)
-    await wait_for(lambda: _is(mid, "RUNNING"), what="RUNNING")
+    await wait_for(lambda: in_state(mid, "RUNNING"), what="RUNNING")
     await wait_for(lambda: _pending_with_future_attempt(mid), what="next opening scheduled")
     assert accepted(engine) == {}
     nxt = (await Message.filter(mailing_id=mid).first()).next_attempt_at  # type: ignore[union-attr]
@@ -158,7 +116,7 @@ async def test_transient_faults_are_retried_until_sent(engine: Engine) -> None:
     await engine.start_worker(PROBE_TIMEOUT="0.5", MAX_ATTEMPTS="30")
     mid = await mailing(engine)
     await wait_for(lambda: all_final(mid), timeout=60, what="retries to finish")
-    assert await _counts(mid) == {"SENT": 150}
+    assert await status_counts(mid) == {"SENT": 150}
     assert await counters_match_messages()
     retried = await Message.filter(mailing_id=mid, attempts__gt=1).count()
     assert retried > 0
@@ -203,7 +161,7 @@ async def test_wrong_token_opens_circuit_then_recovers(engine: Engine) -> None:
     assert engine.sim.state.by_outcome["401"] - before <= 5  # one trial per 0.3 s, no more
     engine.configure(token=good)
     await wait_for(lambda: all_final(mid), what="recovery")
-    assert await _counts(mid) == {"SENT": 40}
+    assert await status_counts(mid) == {"SENT": 40}
 
 
 async def _sim_count(engine: Engine, outcome: str, n: int) -> bool:
@@ -217,23 +175,19 @@ async def test_two_workers_never_send_one_message_twice(engine: Engine) -> None:
     await engine.start_worker(BATCH_SIZE="20", MAX_IN_FLIGHT="40")
     mid = await mailing(engine)
     await wait_for(lambda: all_final(mid), what="two workers")
-    assert await _counts(mid) == {"SENT": 600}
+    assert await status_counts(mid) == {"SENT": 600}
     assert engine.sim.state.stats()["duplicates"] == 0
     assert len(accepted(engine)) == 600
 
 
-async def test_redis_flushed_then_sweep_recovers(engine: Engine) -> None:
+async def test_redis_data_lost_then_sweep_recovers(engine: Engine) -> None:
     await clients(engine, 50)
     await engine.start_worker()
     mid = await mailing(engine, start=timedelta(seconds=1))
     await forget(engine.redis, engine.queue)  # Redis lost its data: the start job is gone
-    await wait_for(lambda: all_final(mid), what="sweep start after FLUSHDB")
+    await wait_for(lambda: all_final(mid), what="sweep start after Redis lost its keys")
     second = await mailing(engine)
-    await wait_for(lambda: _sim_at_least(engine, 60), what="some sends")
+    await wait_for(lambda: sim_at_least(engine, 60), what="some sends")
     await forget(engine.redis, engine.queue)
-    await wait_for(lambda: all_final(second), what="finish after FLUSHDB mid-mailing")
-    assert await _counts(mid) == {"SENT": 50} and await _counts(second) == {"SENT": 50}
-
-
-async def _sim_at_least(engine: Engine, n: int) -> bool:
-    return len(engine.sim.state.deliveries) >= n
+    await wait_for(lambda: all_final(second), what="finish after Redis lost its keys mid-mailing")
+    assert await status_counts(mid) == {"SENT": 50} and await status_counts(second) == {"SENT": 50}

@@ -9,8 +9,16 @@ from datetime import timedelta
 
 from models.mailing import Mailing
 from models.message import Message, MessageStatus
-from tests.jobs.conftest import Engine, all_final, mailing_state, wait_for
-from tests.jobs.test_delivery import _counts, _sim_at_least, accepted, clients, mailing
+from tests.support.delivery import (
+    accepted,
+    all_final,
+    clients,
+    in_state,
+    mailing,
+    sim_at_least,
+    status_counts,
+)
+from tests.support.engine import Engine, wait_for
 
 
 async def test_short_mailing_created_during_a_long_one_finishes_before_its_end(
@@ -22,18 +30,14 @@ async def test_short_mailing_created_during_a_long_one_finishes_before_its_end(
     engine.configure(latency_ms=100)
     await engine.start_worker(MAX_IN_FLIGHT="50", BATCH_SIZE="50")
     long_id = await mailing(engine, filter={"tags": ["long"]})
-    await wait_for(lambda: _sim_at_least(engine, 200), timeout=30, what="the long one sending")
+    await wait_for(lambda: sim_at_least(engine, 200), timeout=30, what="the long one sending")
     short_id = await mailing(engine, end=timedelta(seconds=8), filter={"tags": ["short"]})
     await wait_for(lambda: all_final(short_id), timeout=30, what="the short one settles")
-    assert await _counts(short_id) == {"SENT": 500}
-    await wait_for(lambda: _finished(short_id), timeout=10, what="FINISHED")
+    assert await status_counts(short_id) == {"SENT": 500}
+    await wait_for(lambda: in_state(short_id, "FINISHED"), timeout=10, what="FINISHED")
     long_sent = await Message.filter(mailing_id=long_id, status=MessageStatus.SENT).count()
     assert 0 < long_sent < 10_000  # the long one kept going meanwhile, not starved either
     assert engine.sim.state.stats()["duplicates"] == 0
-
-
-async def _finished(mailing_id: int) -> bool:
-    return await mailing_state(mailing_id) == "FINISHED"
 
 
 async def test_every_message_the_probe_accepted_is_sent_even_at_the_end(engine: Engine) -> None:
@@ -49,7 +53,7 @@ async def test_every_message_the_probe_accepted_is_sent_even_at_the_end(engine: 
     assert deliveries, "the mailing must have sent something before its end"
     sent = {m.id for m in await Message.filter(mailing_id=mid, status=MessageStatus.SENT)}
     assert sent == set(deliveries)  # the statistics say exactly what the probe accepted
-    counts = await _counts(mid)
+    counts = await status_counts(mid)
     assert set(counts) <= {"SENT", "EXPIRED"} and counts.get("EXPIRED", 0) > 0
     # An attempt starts only when its answer is expected before the end; with one-off slow
     # answers a few may land after it, but never later than one request timeout.

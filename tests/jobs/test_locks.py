@@ -20,9 +20,15 @@ import pytest
 
 from models.client import Client
 from models.message import Message
-from tests.conftest import BACKENDS
-from tests.jobs.conftest import Engine, all_final, counters_match_messages, wait_for
-from tests.jobs.test_delivery import _sim_at_least, clients, mailing
+from tests.support.database import BACKENDS
+from tests.support.delivery import (
+    all_final,
+    clients,
+    counters_match_messages,
+    mailing,
+    sim_at_least,
+)
+from tests.support.engine import Engine, wait_for
 
 DELETE_CLIENT = "mutation($id: ID!) { deleteClient(id: $id) }"
 DELETE_MAILING = "mutation($id: ID!) { deleteMailing(id: $id) }"
@@ -88,7 +94,7 @@ async def test_sqlite_api_writes_never_see_a_locked_database(
     engine.configure(latency_ms=0)
     with worker_process(engine, tmp_path / "worker.log", MAX_IN_FLIGHT="100", BATCH_SIZE="50"):
         mid = await mailing(engine, filter={"tags": ["audience"]})
-        await wait_for(lambda: _sim_at_least(engine, 100), timeout=60, what="sending under way")
+        await wait_for(lambda: sim_at_least(engine, 100), timeout=60, what="sending under way")
         audience = [
             int(str(i)) for i in await Client.filter(tag="audience").values_list("id", flat=True)
         ]
@@ -128,7 +134,7 @@ if "postgres" in BACKENDS:  # PostgreSQL only: without TEST_DATABASE_URL it is n
             for _ in range(10):
                 mid = await mailing(engine)
                 target = len(engine.sim.state.deliveries) + 600
-                await wait_for(partial(_sim_at_least, engine, target), 60, "sending under way")
+                await wait_for(partial(sim_at_least, engine, target), 60, "sending under way")
                 await deleted.run(engine, DELETE_MAILING, id=str(mid))
                 if not deleted.errors:
                     assert not await Message.filter(mailing_id=mid).exists()

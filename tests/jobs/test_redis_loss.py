@@ -11,9 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.jobs.conftest import Engine, all_final, counters_match_messages, wait_for
-from tests.jobs.procs import running, spawn, stop
-from tests.jobs.test_delivery import _counts, _sim_at_least, accepted, clients, mailing
+from tests.support.delivery import (
+    accepted,
+    all_final,
+    clients,
+    counters_match_messages,
+    mailing,
+    sim_at_least,
+    status_counts,
+)
+from tests.support.engine import Engine, wait_for
+from tests.support.procs import running, spawn, stop
 from tools.redis_server import EmbeddedRedis
 
 
@@ -70,7 +78,7 @@ async def test_worker_keeps_sending_through_a_redis_outage(
     )
     with running(worker):
         mid = await mailing(engine)
-        await wait_for(lambda: _sim_at_least(engine, 300), timeout=60, what="sending under way")
+        await wait_for(lambda: sim_at_least(engine, 300), timeout=60, what="sending under way")
         if fault == "killed":
             await own_redis.kill()
         else:
@@ -78,7 +86,7 @@ async def test_worker_keeps_sending_through_a_redis_outage(
         await wait_for(lambda: _logged(log, "Redis unreachable"), timeout=30, what="detection")
         during = len(accepted(engine))
         await wait_for(
-            lambda: _sim_at_least(engine, during + 300), timeout=60, what="sends without Redis"
+            lambda: sim_at_least(engine, during + 300), timeout=60, what="sends without Redis"
         )
         assert worker.poll() is None, log.read_text()
         assert len(accepted(engine)) < n, "the outage must happen mid-mailing"
@@ -90,7 +98,7 @@ async def test_worker_keeps_sending_through_a_redis_outage(
         await wait_for(lambda: _logged(log, "Redis answers again"), timeout=20, what="reconnect")
         assert worker.poll() is None, log.read_text()  # the same process, never restarted
         assert await stop(worker) == 0, log.read_text()
-    assert await _counts(mid) == {"SENT": n}
+    assert await status_counts(mid) == {"SENT": n}
     assert engine.sim.state.stats()["duplicates"] == 0 and len(accepted(engine)) == n
     assert await counters_match_messages()
     text = log.read_text()
@@ -127,18 +135,16 @@ async def test_serve_restarts_its_embedded_redis_and_delivery_goes_on(
     )
     with running(serve):
         mid = await mailing(engine)
-        await wait_for(lambda: _sim_at_least(engine, 300), timeout=60, what="sending under way")
+        await wait_for(lambda: sim_at_least(engine, 300), timeout=60, what="sending under way")
         redis_pid = _child_redis(serve.pid)
         os.kill(redis_pid, signal.SIGKILL)
-        await wait_for(
-            lambda: _logged(log, "embedded Redis restarted"), timeout=30, what="restart"
-        )
+        await wait_for(lambda: _logged(log, "embedded Redis restarted"), timeout=30, what="restart")
         assert _child_redis(serve.pid) != redis_pid
         await wait_for(lambda: all_final(mid), timeout=90, what="delivery to finish")
         await wait_for(lambda: _logged(log, "Redis answers again"), timeout=20, what="reconnect")
         assert serve.poll() is None, log.read_text()
         assert await stop(serve) in (0, -signal.SIGTERM), log.read_text()
-    assert await _counts(mid) == {"SENT": n}
+    assert await status_counts(mid) == {"SENT": n}
     assert engine.sim.state.stats()["duplicates"] == 0
     text = log.read_text()
     assert "Traceback" not in text, text

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from models.message import Message, MessageStatus
 from models.schedule import EXPIRED_BY_WINDOW
-from tests.jobs.conftest import Engine, all_final, mailing_state, wait_for
-from tests.jobs.test_delivery import accepted, clients, mailing
+from tests.support.delivery import accepted, all_final, clients, in_state, mailing
+from tests.support.engine import Engine, wait_for
 
 UPDATE = """mutation($id: ID!, $input: MailingPatch!) {
   updateMailing(id: $id, input: $input) { id endAt } }"""
@@ -22,10 +22,6 @@ def clock(at: datetime) -> str:
 async def _tokyo_expired(mailing_id: int) -> bool:
     rows = await Message.filter(mailing_id=mailing_id, timezone="Asia/Tokyo")
     return bool(rows) and all(m.status == MessageStatus.EXPIRED for m in rows)
-
-
-async def _is(mailing_id: int, state: str) -> bool:
-    return await mailing_state(mailing_id) == state
 
 
 async def test_widened_window_and_later_end_revive_expired_messages(engine: Engine) -> None:
@@ -53,7 +49,7 @@ async def test_widened_window_and_later_end_revive_expired_messages(engine: Engi
     engine.configure(latency_ms=0)
     await engine.gql.ok(RESUME, id=str(mid))
     await wait_for(lambda: all_final(mid), timeout=30, what="every message final")
-    await wait_for(lambda: _is(mid, "FINISHED"), timeout=5, what="FINISHED")
+    await wait_for(lambda: in_state(mid, "FINISHED"), timeout=5, what="FINISHED")
     rows = await Message.filter(mailing_id=mid)
     assert len(rows) == 30 and {m.status for m in rows} == {MessageStatus.SENT}
     deliveries = accepted(engine)

@@ -10,9 +10,17 @@ from pathlib import Path
 import pytest
 
 from models.message import Message, MessageStatus
-from tests.jobs.conftest import Engine, all_final, counters_match_messages, wait_for
-from tests.jobs.procs import running, spawn, stop
-from tests.jobs.test_delivery import _counts, accepted, clients, mailing
+from tests.support.delivery import (
+    accepted,
+    all_final,
+    clients,
+    counters_match_messages,
+    mailing,
+    sim_at_least,
+    status_counts,
+)
+from tests.support.engine import Engine, wait_for
+from tests.support.procs import running, spawn, stop
 
 CASES = [
     ("worker", signal.SIGTERM),
@@ -50,15 +58,11 @@ async def test_graceful_stop_mid_mailing_then_restart_sends_nothing_twice(
     with running(second):
         await wait_for(lambda: all_final(mid), timeout=90, what="the restarted worker finishes")
         await stop(second)
-    assert await _counts(mid) == {"SENT": n}
+    assert await status_counts(mid) == {"SENT": n}
     assert engine.sim.state.stats()["duplicates"] == 0
     assert len(accepted(engine)) == n
     assert await counters_match_messages()
 
 
 async def _busy(engine: Engine) -> bool:
-    return _sim_count(engine) >= 300 and engine.sim.state.in_flight >= 100
-
-
-def _sim_count(engine: Engine) -> int:
-    return len(accepted(engine))
+    return await sim_at_least(engine, 300) and engine.sim.state.in_flight >= 100

@@ -23,8 +23,8 @@ from websockets.typing import Origin, Subprotocol
 from herald.app import AppState, create_app
 from models.changes import channel
 from models.token import Role, create_token
-from tests.jobs.conftest import Engine, all_final, wait_for
-from tests.jobs.test_delivery import clients, mailing
+from tests.support.delivery import all_final, clients, in_state, mailing
+from tests.support.engine import Engine, wait_for
 
 MAILING_STATS = """subscription($id: ID!) { mailingStats(id: $id) {
   mailingId state total byStatus { status count } } }"""
@@ -236,15 +236,9 @@ async def test_final_event_arrives_for_a_mailing_finished_meanwhile(
     await wait_for(lambda: all_final(mid), what="sent")
     ws = await open_ws(server, engine.gql.token)
     assert (await receive(ws))["type"] == "connection_ack"
-    await wait_for(lambda: _finished(mid), timeout=10, what="FINISHED")
+    await wait_for(lambda: in_state(mid, "FINISHED"), timeout=10, what="FINISHED")
     await subscribe(ws, "1", MAILING_STATS, id=str(mid))
     only = (await receive(ws))["payload"]["data"]["mailingStats"]
     assert only["state"] == "FINISHED" and by_status(only)["SENT"] == 30
     assert (await receive(ws))["type"] == "complete"
     await ws.close()
-
-
-async def _finished(mid: int) -> bool:
-    from models.mailing import Mailing, MailingState
-
-    return await Mailing.filter(id=mid, state=MailingState.FINISHED).exists()

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.jobs.conftest import Engine
+from tests.support.engine import Engine
 
 
 def herald_env(engine: Engine, **overrides: str) -> dict[str, str]:

@@ -23,8 +23,8 @@ from herald.settings import Settings
 from jobs.worker import DeliveryWorker
 from models.mailing import Mailing
 from models.message import Message, MessageStatus
-from tests.jobs.conftest import Engine, all_final, wait_for
-from tests.jobs.test_delivery import clients
+from tests.support.delivery import all_final, clients
+from tests.support.engine import Engine, wait_for
 from tools.redis_server import EmbeddedRedis, arq_settings
 
 CREATE = """mutation($input: MailingInput!, $key: String) {

@@ -28,7 +28,7 @@ from tools.graphiql import (
     static_route,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NEEDS_NPM = "GraphiQL assets missing: run `npm ci` in the repo root"
 
 

@@ -9,8 +9,8 @@ import pytest
 
 from herald.logging import JsonFormatter, TextFormatter
 from models.message import Message
-from tests.jobs.conftest import Engine, all_final, wait_for
-from tests.jobs.test_delivery import clients, mailing
+from tests.support.delivery import all_final, clients, mailing
+from tests.support.engine import Engine, wait_for
 
 
 async def test_every_line_about_a_mailing_carries_its_ids(
