@@ -84,7 +84,7 @@ def test_serve_prints_first_run_token_once(
             "{ operatorCode } }"
         },
     ).json()
-    assert created == {"data": {"createClient": {"operatorCode": "916"}}}
+    assert created["data"] == {"createClient": {"operatorCode": "916"}}
     denied = httpx.post(f"{url}/graphql", json={"query": "{ stats { messages } }"}).json()
     assert denied["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     proc.terminate()
