@@ -14,6 +14,7 @@ from gql.permissions import RequireRole
 from gql.resolvers import clients, live, mailings, stats
 from gql.scalars import SCALARS
 from gql.subscriptions import CheckSubscriptionTargets
+from gql.telemetry import OperationMetrics
 from gql.types.client import ClientConnection, ClientType, ImportResult
 from gql.types.mailing import MailingConnection, MailingType
 from gql.types.stats import OverallStats
@@ -68,6 +69,7 @@ def build_schema() -> strawberry.Schema:
         subscription=Subscription,
         config=StrawberryConfig(scalar_map=SCALARS),
         extensions=[
+            OperationMetrics,  # first: it sees the errors ErrorContract has mapped
             ErrorContract,
             WellFormedVariables,
             RequireRole,

@@ -23,6 +23,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     SubscribeMessage,
 )
 
+import metrics
 from gql.errors import INTERNAL
 from gql.shared import SharedStreams, stream_key
 from gql.wellformed import has_lone_surrogate
@@ -144,6 +145,7 @@ class AuthenticatedTransportWS(BaseGraphQLTransportWSHandler[Any, None]):
                 operation_name=operation.operation_name,
             )
 
+        metrics.SUBSCRIPTIONS.inc()
         try:
             source = shared.follow(key, start)
             async with aclosing(source):
@@ -159,6 +161,8 @@ class AuthenticatedTransportWS(BaseGraphQLTransportWSHandler[Any, None]):
             with contextlib.suppress(Exception):
                 await operation.send_initial_errors([internal])
             self.operations.pop(operation.id, None)
+        finally:
+            metrics.SUBSCRIPTIONS.dec()
 
     async def _ping(self) -> None:
         """Protocol-level pings keep idle connections alive through proxies and reveal dead

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -38,6 +39,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
+import metrics
 from gql.context import Context
 from gql.http import JSON, Reply, graphql_reply, media_type_header, refused, response_media_type
 from gql.live import Hub
@@ -382,6 +384,27 @@ async def _stop_worker(worker: DeliveryWorker, task: asyncio.Task[None]) -> None
     await task  # the drain: sends in flight answered and written
 
 
+LOOPBACK = frozenset({"127.0.0.1", "::1"})
+
+
+def metrics_refusal(request: Request, settings: Settings) -> JSONResponse | None:
+    """METRICS_ACCESS: `public`, `token` (the admin token, always) or `local` (the default:
+    loopback clients, or the admin token from anywhere). Behind a proxy on the same host every
+    client looks local: use `token` there."""
+    if settings.metrics_access == "public":
+        return None
+    if settings.metrics_access == "local" and request.client and request.client.host in LOOPBACK:
+        return None
+    token, admin = bearer(request.headers.get("authorization")), settings.api_admin_token.get()
+    if token and admin and secrets.compare_digest(token.encode(), admin.encode()):
+        return None
+    if not token:
+        return JSONResponse(
+            {"error": "/metrics needs the admin token", "code": "UNAUTHENTICATED"}, 401
+        )
+    return JSONResponse({"error": "this token may not read /metrics", "code": "FORBIDDEN"}, 403)
+
+
 def create_app(state: AppState) -> ASGIApp:
     schema = build_schema()
     graphql = HeraldGraphQL(schema, state)
@@ -393,6 +416,13 @@ def create_app(state: AppState) -> ASGIApp:
     async def health(_: Request) -> JSONResponse:
         await Mailing.all().limit(1).values_list("id")
         return JSONResponse({"status": "ok"})
+
+    async def metrics_route(request: Request) -> Response:
+        refusal = metrics_refusal(request, state.settings)
+        if refusal is not None:
+            return refusal
+        body, content_type = metrics.exposition()
+        return Response(body, headers={"Content-Type": content_type})
 
     async def docs(_: Request) -> RedirectResponse:
         return RedirectResponse("/graphql")
@@ -417,6 +447,7 @@ def create_app(state: AppState) -> ASGIApp:
             Route("/", docs),
             Route("/schema.graphql", schema_sdl),
             Route("/health", health),
+            Route("/metrics", metrics_route),
             static_route(ROOT),
         ],
         lifespan=lifespan,

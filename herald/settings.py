@@ -76,6 +76,7 @@ class Settings:
     circuit_trial: float = 5.0
     queue_name: str = "herald:queue"
     allowed_origins: tuple[str, ...] = ()
+    metrics_access: str = "local"  # /metrics: local (loopback or admin token), token, public
     probe_url_explicit: bool = False  # PROBE_URL was set (so `serve --probe-sim` must not override)
 
     def __repr__(self) -> str:
@@ -125,6 +126,9 @@ class Settings:
             queue_name=env.get("QUEUE_NAME", "herald:queue") or "herald:queue",
             allowed_origins=tuple(
                 o.strip() for o in env.get("ALLOWED_ORIGINS", "").split(",") if o.strip()
+            ),
+            metrics_access=_choice(
+                "METRICS_ACCESS", env.get("METRICS_ACCESS", "local"), ("local", "token", "public")
             ),
         )
 

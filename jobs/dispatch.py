@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import metrics
 from jobs.limits import Circuit, RateLimiter, RedisGuard
 from jobs.pacing import Concurrency, RoundTrips
 from jobs.probe import ProbeClient, Rejected, Transient, Unauthorized
@@ -124,6 +125,7 @@ class Dispatcher:
             await asyncio.wait_for(self.stopping.wait(), seconds)
 
     async def _step(self) -> None:
+        metrics.HEARTBEAT.set_to_current_time()
         room = self.window.size - len(self.in_flight)
         if room < max(1, min(self.settings.batch_size, self.window.size) // 4):
             await asyncio.wait(self.in_flight, return_when=asyncio.FIRST_COMPLETED)
@@ -147,21 +149,30 @@ class Dispatcher:
                 Outcome(id=m.id, event=MessageEvent.RELEASE, lease_until=m.lease_until)
                 for m in claimed
             )
+            metrics.CLAIMED.inc(len(claimed))
+            metrics.MESSAGES.labels(outcome=MessageEvent.RELEASE.value).inc(len(claimed))
             return
         if not claimed:
             self.scopes_read = 0.0  # idle: look again for new or resumed mailings next time
             if scopes:
                 await self.flush()
                 finished = await finish_done(now)
+                metrics.MAILING_TRANSITIONS.labels(event="finish").inc(len(finished))
                 if finished:
                     await self._announce(finished)
             await self._idle()
             return
         self.touched.update(m.mailing_id for m in claimed)
+        metrics.CLAIMED.inc(len(claimed))
         for message in claimed:
             task = asyncio.create_task(self._send(message))
             self.in_flight.add(task)
-            task.add_done_callback(self.in_flight.discard)
+            task.add_done_callback(self._done)
+        metrics.IN_FLIGHT.inc(len(claimed))
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self.in_flight.discard(task)
+        metrics.IN_FLIGHT.dec()
 
     async def _scopes(self, now: datetime) -> list[Scope]:
         if time.monotonic() - self.scopes_read >= SCOPES_TTL:
@@ -216,6 +227,7 @@ class Dispatcher:
             self._decided(message, held or Decision(event=MessageEvent.RELEASE))
             return
         answer, detail, retry_after = Answer.ACCEPTED, "", None
+        outcome, started = "accepted", time.perf_counter()
         try:
             # The full timeout, not what is left before the end: an attempt started in time
             # has its answer recorded whenever it comes, so an accepted message is SENT.
@@ -228,13 +240,15 @@ class Dispatcher:
             )
         except Unauthorized:
             await self.circuit.trip()
-            answer = Answer.UNAUTHORIZED
+            answer, outcome = Answer.UNAUTHORIZED, "unauthorized"
         except Rejected as exc:
             self._observe(exc.latency)
-            answer, detail = Answer.REJECTED, exc.message
+            answer, detail, outcome = Answer.REJECTED, exc.message, "rejected"
         except Transient as exc:
+            outcome = "transient"
             if exc.status is None:  # timeout or no connection: not a round trip
                 self.window.lost()
+                outcome = "timeout"
             else:
                 self._observe(exc.latency)
             answer, detail, retry_after = Answer.TRANSIENT, exc.message, exc.retry_after
@@ -243,11 +257,13 @@ class Dispatcher:
                 "unexpected error sending message",
                 extra={"message_id": message.id, "mailing_id": message.mailing_id},
             )
-            answer = Answer.ERROR
+            answer, outcome = Answer.ERROR, "error"
         else:
             self._observe(result.latency)
             if await self.circuit.is_open():
                 await self.circuit.close()
+        metrics.PROBE_LATENCY.observe(time.perf_counter() - started)
+        metrics.PROBE_OUTCOMES.labels(outcome=outcome).inc()
         decision = after_answer(
             answer,
             attempts=message.attempts,
@@ -257,9 +273,12 @@ class Dispatcher:
             detail=detail,
             retry_after=retry_after,
         )
+        if decision.event == MessageEvent.RETRY:
+            metrics.RETRIES.labels(cause=outcome).inc()
         self._decided(message, decision)
 
     def _decided(self, message: Claimed, decision: Decision) -> None:
+        metrics.MESSAGES.labels(outcome=decision.event.value).inc()
         if decision.event == MessageEvent.ACCEPT:
             self.sent.append(message.id)
             return

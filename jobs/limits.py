@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 
 from redis.exceptions import RedisError
 
+import metrics
+
 log = logging.getLogger("herald.worker")
 T = TypeVar("T")
 CALL_TIMEOUT = 2.0  # seconds for one guarded Redis call
@@ -148,6 +150,7 @@ class Circuit:
             shared = await self.guard.call(lambda: self.redis.exists(self.key), None)
             if shared is not None:  # else Redis is away: this process's own view stands
                 self._open = bool(shared)
+            metrics.CIRCUIT_OPEN.set(self._open)
         return self._open
 
     async def trial_due(self) -> bool:
@@ -164,6 +167,7 @@ class Circuit:
                 "service until a trial send succeeds; check PROBE_TOKEN"
             )
         self._open = True
+        metrics.CIRCUIT_OPEN.set(1)
         self._next_trial = self.monotonic() + self.trial_every
         await self.guard.call(lambda: self.redis.set(self.key, "1", ex=3600), None)
 
@@ -171,4 +175,5 @@ class Circuit:
         if self._open:
             log.warning("probe accepted a trial send: circuit closed, sending resumes")
         self._open = False
+        metrics.CIRCUIT_OPEN.set(0)
         await self.guard.call(lambda: self.redis.delete(self.key), None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import metrics
 from models.mailing import Mailing, MailingState
 from models.schedule import start_mailing
 
@@ -36,6 +37,7 @@ async def enqueue_start(redis: Any, queue_name: str, mailing: Mailing) -> None:
 async def start_mailing_job(ctx: dict[str, Any], mailing_id: int) -> bool:
     started = await start_mailing(mailing_id, ctx["clock"]())
     if started:
+        metrics.MAILING_TRANSITIONS.labels(event="start").inc()
         log.info("mailing started", extra={"mailing_id": mailing_id})
         await ctx["publish"]([mailing_id])
     return started

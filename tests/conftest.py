@@ -24,6 +24,7 @@ from models.mailing import Mailing
 from tests.support.api import GQL
 from tests.support.database import BACKENDS, pg_url, reset_postgres_schema, truncate_all
 from tests.support.engine import Engine, forget
+from tests.support.ws import served
 from tools.probesim import RunningSim, SimConfig, start_simulator
 from tools.redis_server import EmbeddedRedis, arq_settings
 
@@ -162,3 +163,10 @@ async def engine(
             yield engine
         finally:
             await engine.stop_workers()
+
+
+@pytest.fixture
+async def url(database: str, settings: Settings) -> AsyncIterator[str]:
+    """The app with its delivery engine (a private Redis) behind a real uvicorn: its ws URL."""
+    async with served(settings) as ws_url:
+        yield ws_url

@@ -4,48 +4,20 @@ held, logs at most one line and no traceback, and the server answers a fresh soc
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import socket
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import uvicorn
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
-from websockets.typing import Subprotocol
 
-from herald.app import MAX_SUBSCRIPTIONS, AppState, create_app
-from herald.settings import Settings
+from herald.app import MAX_SUBSCRIPTIONS
 from models.token import Role, create_token
-from tests.support.engine import wait_for
+from tests.support.ws import acked, open_ws, receive
 
 OVERALL = "subscription { overallStats { mailings } }"
 STATS = "{ stats { messages } }"
-
-
-@pytest.fixture
-async def url(database: str, settings: Settings) -> AsyncIterator[str]:
-    """The app with its delivery engine (a private Redis) behind a real uvicorn."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    app = create_app(AppState(settings=settings, manage_db=False, delivery=True))
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_config=None, lifespan="on", ws_ping_interval=None
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    await wait_for(lambda: _started(server), timeout=20, what="uvicorn")
-    yield f"ws://127.0.0.1:{port}/graphql"
-    server.should_exit = True
-    await task
-
-
-async def _started(server: uvicorn.Server) -> bool:
-    return bool(server.started)
 
 
 @pytest.fixture
@@ -60,29 +32,6 @@ def quiet(log: pytest.LogCaptureFixture, what: object) -> None:
     assert len(loud) <= 1, (what, [r.getMessage() for r in loud])
     assert not [r for r in log.records if r.exc_info], (what, "a traceback was logged")
     log.clear()
-
-
-async def open_ws(url: str, token: str | None, payload: Any = "auth") -> ClientConnection:
-    ws = await connect(url, subprotocols=[Subprotocol("graphql-transport-ws")])
-    if payload == "auth":
-        payload = {"Authorization": f"Bearer {token}"}
-    await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
-    return ws
-
-
-async def acked(url: str, token: str) -> ClientConnection:
-    ws = await open_ws(url, token)
-    assert (await receive(ws))["type"] == "connection_ack"
-    return ws
-
-
-async def receive(ws: ClientConnection, timeout: float = 10) -> dict[str, Any]:
-    while True:
-        message: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), timeout))
-        if message["type"] == "ping":
-            await ws.send(json.dumps({"type": "pong"}))
-            continue
-        return message
 
 
 async def closed_with(ws: ClientConnection, timeout: float = 10) -> tuple[int | None, str]:
