@@ -33,6 +33,7 @@ from models import health
 
 log = logging.getLogger("herald.worker")
 HEARTBEAT_EVERY = 5.0  # seconds at most between two heartbeats (fewer with a short SWEEP_INTERVAL)
+HEARTBEAT_TIMEOUT = 10.0  # seconds for one beat: over SQLite's busy timeout, so it waits its turn
 REDIS_TIMEOUT = 2.0  # seconds for any one Redis call (connect, command)
 # The change publisher (herald/events.py `publish`): may raise RedisError, OSError or
 # TimeoutError; the worker calls it through its RedisGuard (one log line per outage).
@@ -144,7 +145,7 @@ class DeliveryWorker:
         failing = False
         while not self.stopping.is_set():
             try:
-                async with asyncio.timeout(every):
+                async with asyncio.timeout(HEARTBEAT_TIMEOUT):
                     await health.beat(self.owner, host, pid, self.clock())
             except Exception as exc:
                 if not failing:
@@ -157,7 +158,7 @@ class DeliveryWorker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), every)
         with contextlib.suppress(Exception):
-            async with asyncio.timeout(REDIS_TIMEOUT):
+            async with asyncio.timeout(HEARTBEAT_TIMEOUT):
                 await health.forget(self.owner)
 
     def _arq_worker(self) -> Worker:

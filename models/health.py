@@ -33,11 +33,13 @@ def fresh_within(sweep_interval: float) -> timedelta:
 
 
 async def beat(worker_id: str, host: str, pid: int, now: datetime) -> None:
-    """Record that `worker_id` is alive at `now` (one upsert) and purge rows of workers not
-    seen for PURGE_AFTER (crashed ones never remove their own)."""
+    """Record that `worker_id` is alive at `now`: one UPDATE, except on a worker's first beat,
+    which inserts its row and purges rows of workers not seen for PURGE_AFTER (a crashed
+    worker never removes its own)."""
     # Only this worker writes its row, so update-else-insert cannot race.
-    if not await WorkerHeartbeat.filter(worker_id=worker_id).update(seen_at=now):
-        await WorkerHeartbeat.create(worker_id=worker_id, host=host[:255], pid=pid, seen_at=now)
+    if await WorkerHeartbeat.filter(worker_id=worker_id).update(seen_at=now):
+        return
+    await WorkerHeartbeat.create(worker_id=worker_id, host=host[:255], pid=pid, seen_at=now)
     await WorkerHeartbeat.filter(seen_at__lt=now - PURGE_AFTER).delete()
 
 
