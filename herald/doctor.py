@@ -94,8 +94,10 @@ async def probe_check(settings: Settings) -> Result:
         await transport.close()
     if raw.status in (401, 403):
         return Result("probe", False, f"token refused (HTTP {raw.status}): check PROBE_TOKEN")
-    if 400 <= raw.status < 500 and raw.status != 429:
+    if raw.status in (400, 422):  # the body refused, after the token was accepted
         return Result("probe", True, f"answers, token accepted (HTTP {raw.status} to a no-op)")
+    if raw.status == 404:
+        return Result("probe", False, "no /send/{id} at PROBE_URL (HTTP 404)")
     return Result("probe", False, f"unexpected HTTP {raw.status} to a no-op request")
 
 
