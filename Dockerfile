@@ -25,4 +25,9 @@ USER herald
 EXPOSE 8000
 # Inside a container the port must listen on all interfaces; publish it to 127.0.0.1 only
 # (see docker-compose.yml).
+# Readiness (README, Health): the database and Redis answer and a worker's heartbeat is fresh.
+# Plain Python: the slim image has no curl; a 503 or no answer within 3 s exits non-zero.
+# docker-compose.yml's herald service inherits it.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request as u; u.urlopen('http://127.0.0.1:%s/readyz' % os.environ.get('PORT', '8000'), timeout=3)"]
 CMD ["herald", "serve"]

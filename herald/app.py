@@ -1,5 +1,5 @@
-"""create_app: the Starlette routes (/graphql, /docs, /schema.graphql, /health) and the
-lifespan that opens and closes the database and, later, the worker's clients."""
+"""create_app: the Starlette routes (/graphql, /docs, /schema.graphql, /healthz, /readyz,
+/health) and the lifespan that opens and closes the database and, later, the worker's clients."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -53,6 +53,7 @@ from herald.events import Notifier, publish
 from herald.settings import Settings
 from jobs.start import enqueue_start
 from jobs.worker import DeliveryWorker, redis_client
+from models import health
 from models.mailing import Mailing
 from models.token import role_for
 from tools.graphiql import assets_available, graphiql_html, static_route
@@ -73,6 +74,8 @@ class AppState:
     probe_sim: bool = False  # start the probe simulator in-process and send to it
     on_mailing_change: Callable[[int, Mailing | None], Awaitable[None]] | None = None
     hub: Hub | None = None
+    redis: ArqRedis | None = None  # the pool of `delivery`, checked by /readyz
+    clock: Callable[[], datetime] = utc_now
     shared_streams: SharedStreams = field(default_factory=SharedStreams)
 
 
@@ -310,6 +313,7 @@ async def delivery(state: AppState) -> AsyncIterator[None]:
         # from the database), from the start as after Redis goes away later.
         pool = redis_client(arq_settings(redis_url), settings.queue_name, read_timeout=None)
         stack.push_async_callback(pool.aclose)
+        state.redis = pool
         redis_answers = await _answers(pool)
         if not redis_answers:
             log.warning(
@@ -405,6 +409,42 @@ def metrics_refusal(request: Request, settings: Settings) -> JSONResponse | None
     return JSONResponse({"error": "this token may not read /metrics", "code": "FORBIDDEN"}, 403)
 
 
+READY_TIMEOUT = 1.0  # seconds per readiness check: /readyz never hangs on a dependency
+
+
+async def _check(probe: Callable[[], Awaitable[str | None]]) -> str:
+    """ "ok", the problem a check names, or how it failed ("unreachable: TimeoutError")."""
+    try:
+        async with asyncio.timeout(READY_TIMEOUT):
+            problem = await probe()
+    except Exception as exc:
+        return f"unreachable: {type(exc).__name__}"
+    return problem or "ok"
+
+
+async def readiness(state: AppState) -> dict[str, str]:
+    """The database answers, Redis answers (when this process uses it) and some worker's
+    heartbeat is fresh: each check bounded by READY_TIMEOUT, all run at once."""
+
+    async def database() -> None:
+        await health.ping_database()
+
+    async def redis() -> None:
+        assert state.redis is not None
+        await state.redis.ping()
+
+    async def worker() -> str | None:
+        age = await health.heartbeat_age(state.clock())
+        return health.worker_problem(age, state.settings.sweep_interval)
+
+    probes: dict[str, Callable[[], Awaitable[str | None]]] = {"database": database}
+    if state.redis is not None:
+        probes["redis"] = redis
+    probes["worker"] = worker
+    results = await asyncio.gather(*(_check(probe) for probe in probes.values()))
+    return dict(zip(probes, results, strict=True))
+
+
 def create_app(state: AppState) -> ASGIApp:
     schema = build_schema()
     graphql = HeraldGraphQL(schema, state)
@@ -413,8 +453,7 @@ def create_app(state: AppState) -> ASGIApp:
     async def schema_sdl(_: Request) -> PlainTextResponse:
         return PlainTextResponse(sdl)
 
-    async def health(_: Request) -> JSONResponse:
-        await Mailing.all().limit(1).values_list("id")
+    async def healthz(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
     async def metrics_route(request: Request) -> Response:
@@ -423,6 +462,12 @@ def create_app(state: AppState) -> ASGIApp:
             return refusal
         body, content_type = metrics.exposition()
         return Response(body, headers={"Content-Type": content_type})
+
+    async def readyz(_: Request) -> JSONResponse:
+        checks = await readiness(state)
+        ready = all(result == "ok" for result in checks.values())
+        body = {"status": "ready" if ready else "not ready", "checks": checks}
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     async def docs(_: Request) -> RedirectResponse:
         return RedirectResponse("/graphql")
@@ -446,7 +491,9 @@ def create_app(state: AppState) -> ASGIApp:
             Route("/docs", docs),
             Route("/", docs),
             Route("/schema.graphql", schema_sdl),
-            Route("/health", health),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/health", healthz),  # older name: liveness, as it always answered
             Route("/metrics", metrics_route),
             static_route(ROOT),
         ],

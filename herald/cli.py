@@ -1,4 +1,4 @@
-"""The `herald` command: serve, worker, migrate, token create, probe-sim."""
+"""The `herald` command: serve, worker, migrate, doctor, token create, probe-sim."""
 
 from __future__ import annotations
 
@@ -173,6 +173,16 @@ def migrate(_: argparse.Namespace) -> None:
     print("migrations applied")
 
 
+def doctor(args: argparse.Namespace) -> None:
+    from herald import doctor as checks
+
+    settings = _settings()
+    results = asyncio.run(checks.run(settings, fix=args.fix))
+    for result in results:
+        print(result.line(), flush=True)
+    raise SystemExit(0 if all(r.ok for r in results) else 1)
+
+
 def token_create(args: argparse.Namespace) -> None:
     settings = _settings()
 
@@ -238,6 +248,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=worker)
     p = sub.add_parser("migrate", help="apply pending database migrations", epilog=EPILOG)
     p.set_defaults(func=migrate)
+    p = sub.add_parser(
+        "doctor",
+        help="check the database, migrations, Redis, the probe, counters and workers",
+        description="Check what an operator would check by hand, one line per check; "
+        "exit 0 if all are ok, 1 otherwise.",
+        epilog=EPILOG,
+    )
+    p.add_argument(
+        "--fix",
+        action="store_true",
+        help="recount per-status counters that drifted from the message rows, then re-check",
+    )
+    p.set_defaults(func=doctor)
     p = sub.add_parser("token", help="manage API tokens")
     tsub = p.add_subparsers(dest="token_command", required=True)
     t = tsub.add_parser("create", help="create a token and print it once")

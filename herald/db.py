@@ -21,6 +21,7 @@ MODEL_MODULES = [
     "models.token",
     "models.stats",
     "models.idempotency",
+    "models.health",
 ]
 
 

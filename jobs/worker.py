@@ -29,8 +29,11 @@ from jobs.probe import ProbeClient
 from jobs.settings import DeliverySettings
 from jobs.start import start_mailing_job
 from jobs.sweep import sweep
+from models import health
 
 log = logging.getLogger("herald.worker")
+HEARTBEAT_EVERY = 5.0  # seconds at most between two heartbeats (fewer with a short SWEEP_INTERVAL)
+HEARTBEAT_TIMEOUT = 10.0  # seconds for one beat: over SQLite's busy timeout, so it waits its turn
 REDIS_TIMEOUT = 2.0  # seconds for any one Redis call (connect, command)
 # The change publisher (herald/events.py `publish`): may raise RedisError, OSError or
 # TimeoutError; the worker calls it through its RedisGuard (one log line per outage).
@@ -81,6 +84,7 @@ class DeliveryWorker:
         self.queue_name = queue_name or settings.queue_name
         self.redis = redis_client(redis_settings, self.queue_name)
         self.guard = RedisGuard()
+        self.owner = worker_id()  # its leases and its heartbeat
         self._own_probe = probe is None
         self.probe = probe or ProbeClient(
             settings.probe_url,
@@ -96,7 +100,7 @@ class DeliveryWorker:
             limiter=RateLimiter(
                 self.redis, settings.max_rate, self.queue_name, self.guard, clock=clock
             ),
-            owner=worker_id(),
+            owner=self.owner,
             clock=clock,
             redis=self.redis,
             guard=self.guard,
@@ -123,6 +127,7 @@ class DeliveryWorker:
 
     async def run(self) -> None:
         sending = asyncio.create_task(self.dispatcher.run())
+        beating = asyncio.create_task(self._heartbeat())
         try:
             while not self.stopping.is_set():
                 if await self._run_arq():
@@ -130,10 +135,37 @@ class DeliveryWorker:
                 await self._sweep_locally()
         finally:
             self.dispatcher.stop()
+            self.stopping.set()  # also when arq failed: the heartbeat ends, removing its row
+            await beating
             await sending  # the drain: every outcome written before the clients close
             if self._own_probe:
                 await self.probe.close()
             await self.redis.aclose(close_connection_pool=True)
+
+    async def _heartbeat(self) -> None:
+        """Record in the database, every few seconds, that this worker is alive (readiness
+        and `herald doctor` read it); a database that does not answer is logged once per
+        outage. A clean stop removes the row."""
+        every = min(HEARTBEAT_EVERY, self.settings.sweep_interval)
+        host, pid = socket.gethostname(), os.getpid()
+        failing = False
+        while not self.stopping.is_set():
+            try:
+                async with asyncio.timeout(HEARTBEAT_TIMEOUT):
+                    await health.beat(self.owner, host, pid, self.clock())
+            except Exception as exc:
+                if not failing:
+                    log.warning("heartbeat not recorded (%s); retrying", type(exc).__name__)
+                failing = True
+            else:
+                if failing:
+                    log.warning("heartbeat recorded again")
+                failing = False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), every)
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(HEARTBEAT_TIMEOUT):
+                await health.forget(self.owner)
 
     def _arq_worker(self) -> Worker:
         step = max(1, int(self.settings.sweep_interval))

@@ -100,7 +100,10 @@ async def test_migrations_match_models(empty_url: str, tmp_path: Path) -> None:
         if postgres:  # leave the shared test database migrated for the other tests
             await db.migrate(reference)
     assert len(applied) == len(list(Path("migrations").glob("0*.py")))
-    tables = {"api_token", "client", "mailing", "message", "mailing_stat", "idempotency_key"}
+    tables = {
+        *("api_token", "client", "mailing", "message", "mailing_stat", "idempotency_key"),
+        "worker_heartbeat",
+    }
     assert set(migrated) == tables
     assert migrated == generated
     assert "REFERENCES" not in str(migrated["message"])  # message has no FK (models/message.py)

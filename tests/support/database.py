@@ -8,7 +8,15 @@ from herald import db
 from models.sql import db as connection
 from models.sql import is_postgres
 
-TABLES = ("message", "mailing_stat", "mailing", "client", "api_token", "idempotency_key")
+TABLES = (
+    "message",
+    "mailing_stat",
+    "mailing",
+    "client",
+    "api_token",
+    "idempotency_key",
+    "worker_heartbeat",
+)
 BACKENDS = ["sqlite"] + (["postgres"] if os.environ.get("TEST_DATABASE_URL") else [])
 
 
