@@ -10,7 +10,8 @@ from tortoise.models import Model
 
 from models.mailing import Mailing, MailingState
 from models.message import MessageStatus
-from models.sql import Params, fetch
+from models.sql import fetch
+from models.transitions import UNSENT, sql_list
 
 
 class MailingStat(Model):
@@ -26,6 +27,15 @@ class MailingStat(Model):
     class Meta:
         table = "mailing_stat"
         unique_together = (("mailing_id", "status"),)
+
+
+# The counters, read three ways; never a COUNT(*) over messages.
+COUNTS_OF_MAILINGS = "SELECT mailing_id, status, n FROM mailing_stat WHERE mailing_id IN (:ids)"
+ALL_COUNTS = "SELECT mailing_id, status, n FROM mailing_stat"
+UNSENT_OF_MAILINGS = (
+    f"SELECT mailing_id, n FROM mailing_stat WHERE status IN {sql_list(UNSENT)}"
+    " AND mailing_id IN (:ids)"
+)
 
 
 @dataclass(frozen=True)
@@ -56,12 +66,7 @@ async def counts_for_mailings(mailing_ids: Sequence[int]) -> dict[int, Counts]:
     result = {mid: Counts.empty() for mid in mailing_ids}
     if not mailing_ids:
         return result
-    p = Params()
-    rows = await fetch(
-        "SELECT mailing_id, status, n FROM mailing_stat"
-        f" WHERE mailing_id IN ({p.many(list(mailing_ids))})",
-        p,
-    )
+    rows = await fetch(COUNTS_OF_MAILINGS, ids=list(mailing_ids))
     for row in rows:
         result[row["mailing_id"]].by_status[MessageStatus(row["status"])] = int(row["n"])
     return result
@@ -69,7 +74,7 @@ async def counts_for_mailings(mailing_ids: Sequence[int]) -> dict[int, Counts]:
 
 async def overall_counts() -> tuple[Counts, list[MailingCounts]]:
     """Totals and per-mailing counts from the counters plus one list of mailings."""
-    rows = await fetch("SELECT mailing_id, status, n FROM mailing_stat", Params())
+    rows = await fetch(ALL_COUNTS)
     mailings = await Mailing.all().order_by("id").values_list("id", "state")
     per = {mid: Counts.empty() for mid, _ in mailings}
     total = Counts.empty()
@@ -86,12 +91,7 @@ async def unsent_counts(mailing_ids: Sequence[int]) -> dict[int, int]:
     result = dict.fromkeys(mailing_ids, 0)
     if not mailing_ids:
         return result
-    p = Params()
-    rows = await fetch(
-        "SELECT mailing_id, n FROM mailing_stat WHERE status IN ('PENDING', 'RETRYING')"
-        f" AND mailing_id IN ({p.many(list(mailing_ids))})",
-        p,
-    )
+    rows = await fetch(UNSENT_OF_MAILINGS, ids=list(mailing_ids))
     for row in rows:
         result[int(row["mailing_id"])] += int(row["n"])
     return result

@@ -177,19 +177,16 @@ async def engine(
 
 async def counters_match_messages() -> bool:
     """The trigger-maintained counters equal a fresh COUNT(*) over messages."""
-    from models.sql import Params, fetch
+    from models.sql import fetch
 
     counted = {
         (r["mailing_id"], r["status"]): int(r["n"])
         for r in await fetch(
-            "SELECT mailing_id, status, COUNT(*) AS n FROM message GROUP BY mailing_id, status",
-            Params(),
+            "SELECT mailing_id, status, COUNT(*) AS n FROM message GROUP BY mailing_id, status"
         )
     }
     kept = {
         (r["mailing_id"], r["status"]): int(r["n"])
-        for r in await fetch(
-            "SELECT mailing_id, status, n FROM mailing_stat WHERE n <> 0", Params()
-        )
+        for r in await fetch("SELECT mailing_id, status, n FROM mailing_stat WHERE n <> 0")
     }
     return counted == kept
