@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from models.audience import fan_out
-from models.mailing import Mailing, MailingState
+from models.mailing import Mailing, MailingState, Window
 from models.message import Message, MessageStatus
 from models.sql import execute, fetch, write_transaction
 from models.transitions import (
@@ -104,6 +104,14 @@ WAIT_FOR_OPENING = (
 )
 
 
+def _expire_unreachable(window: Window | None) -> tuple[str, dict[str, int]]:
+    """EXPIRE_UNREACHABLE_ZONE guarded by the window the sweep judged with, and its values."""
+    if window is None:
+        return EXPIRE_UNREACHABLE_ZONE.format(same_window=NO_WINDOW), {}
+    values = {"window_start": window.start, "window_end": window.end}
+    return EXPIRE_UNREACHABLE_ZONE.format(same_window=SAME_WINDOW), values
+
+
 async def unsent_zones(mailing_id: int) -> list[str]:
     rows = await fetch(UNSENT_ZONES, mailing_id=mailing_id)
     return [str(r["timezone"]) for r in rows]
@@ -119,13 +127,9 @@ async def schedule_windows(mailing: Mailing, now: datetime) -> None:
     for zone, opening in openings.items():
         zone_of = {"mailing_id": mailing.id, "zone": zone, "now": now.astimezone(UTC)}
         if opening >= mailing.end_at:
-            if window is None:
-                sql, same = EXPIRE_UNREACHABLE_ZONE.format(same_window=NO_WINDOW), {}
-            else:
-                sql = EXPIRE_UNREACHABLE_ZONE.format(same_window=SAME_WINDOW)
-                same = {"window_start": window.start, "window_end": window.end}
-            reason = EXPIRED_BY_WINDOW
-            await execute(sql, reason=reason, opening=opening.astimezone(UTC), **zone_of, **same)
+            sql, judged_by = _expire_unreachable(window)
+            at = opening.astimezone(UTC)
+            await execute(sql, reason=EXPIRED_BY_WINDOW, opening=at, **zone_of, **judged_by)
         elif opening <= now:
             await execute(MAKE_ZONE_DUE, **zone_of)
         else:
