@@ -20,7 +20,6 @@ from herald.clock import utc_now
 from herald.settings import Settings
 from jobs.probe import AiohttpTransport, TransportError
 from models import health
-from models.sql import Params, fetch
 from models.stats import Drift, counter_drift, recount
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -45,13 +44,8 @@ async def migrations() -> Result:
     """The files in migrations/ against tortoise's record of applied ones (the table
     `tortoise_migrations`, one row per (app, name) applied)."""
     files = sorted(p.stem for p in MIGRATIONS.glob("[0-9][0-9][0-9][0-9]_*.py"))
-    try:
-        rows = await fetch("SELECT name FROM tortoise_migrations WHERE app = 'models'", Params())
-    except Exception as exc:
-        if "tortoise_migrations" not in str(exc):
-            raise
-        rows = []  # never migrated
-    pending = [name for name in files if name not in {r["name"] for r in rows}]
+    applied = await health.applied_migrations()
+    pending = [name for name in files if name not in applied]
     if pending:
         return Result("migrations", False, f"not applied: {', '.join(pending)} (herald migrate)")
     return Result("migrations", True, f"all {len(files)} applied")

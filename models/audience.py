@@ -5,18 +5,32 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from models.mailing import Mailing
-from models.sql import Params, db
+from models.sql import execute
 from models.transitions import MessageEvent, target_of
 
+# The audience filter: an empty list means no condition on that attribute; both given, both
+# must match.
+ANY_CLIENT = "1 = 1"
+OPERATOR_IN = "c.operator_code IN (:operator_codes)"
+TAG_IN = "c.tag IN (:tags)"
+FAN_OUT = (
+    "INSERT INTO message (mailing_id, client_id, phone, timezone, status, attempts,"
+    " next_attempt_at, created_at, updated_at)"
+    " SELECT :mailing_id, c.id, c.phone, c.timezone, :status, 0, :now, :now, :now"
+    " FROM client c WHERE {audience}"
+)
 
-def audience_where(mailing: Mailing, p: Params) -> str:
-    """Empty list = no condition on that attribute; both given = both must match."""
-    clauses = ["1 = 1"]
+
+def audience_where(mailing: Mailing) -> tuple[str, dict[str, list[str]]]:
+    """The condition on clients `c` (from the fragments above) and its parameters."""
+    clauses, params = [ANY_CLIENT], {}
     if mailing.operator_codes:
-        clauses.append(f"c.operator_code IN ({p.many(list(mailing.operator_codes))})")
+        clauses.append(OPERATOR_IN)
+        params["operator_codes"] = list(mailing.operator_codes)
     if mailing.tags:
-        clauses.append(f"c.tag IN ({p.many(list(mailing.tags))})")
-    return " AND ".join(clauses)
+        clauses.append(TAG_IN)
+        params["tags"] = list(mailing.tags)
+    return " AND ".join(clauses), params
 
 
 async def fan_out(mailing: Mailing, now: datetime) -> None:
@@ -25,15 +39,11 @@ async def fan_out(mailing: Mailing, now: datetime) -> None:
     nothing: the state already moved. The unique (mailing, client) index stays as a safety
     net (a violation aborts the transaction); `ON CONFLICT DO NOTHING` would cost ~25 % of
     the insert time on PostgreSQL for a case that cannot happen."""
-    p = Params()
-    now = now.astimezone(UTC)
-    select = (
-        f"SELECT {p(mailing.id)}, c.id, c.phone, c.timezone,"
-        f" {p(target_of(MessageEvent.CREATE).value)}, 0, {p(now)}, {p(now)}, {p(now)}"
-    )
-    where = audience_where(mailing, p)  # placeholders must follow the SQL's textual order
-    await db().execute_query(
-        "INSERT INTO message (mailing_id, client_id, phone, timezone, status, attempts,"
-        f" next_attempt_at, created_at, updated_at) {select} FROM client c WHERE {where}",
-        p.values,
+    where, audience = audience_where(mailing)
+    await execute(
+        FAN_OUT.format(audience=where),
+        mailing_id=mailing.id,
+        status=target_of(MessageEvent.CREATE).value,
+        now=now.astimezone(UTC),
+        **audience,
     )

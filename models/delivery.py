@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from models.sql import Params, db, fetch, is_postgres, write_transaction
+from models.sql import PerDialect, execute, fetch, is_postgres, json_rows, write_transaction
 from models.transitions import (
     UNSENT,
     MessageEvent,
@@ -20,8 +21,6 @@ from models.transitions import (
     sql_list,
     target_of,
 )
-
-UNSENT_SQL = sql_list(UNSENT)
 
 
 @dataclass(frozen=True)
@@ -59,16 +58,45 @@ def fair_shares(limit: int, demand: dict[int, tuple[int, float]]) -> dict[int, i
     return {mid: max(1, int(limit * w / total)) for mid, w in weights.items()}
 
 
+UNSENT_SQL = sql_list(UNSENT)
+
+
 def _utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-def _scope_sql(scope: Scope, p: Params) -> str:
-    if scope.open_zones is None:
-        return f"mailing_id = {p(scope.mailing_id)}"
-    return (
-        f"mailing_id = {p(scope.mailing_id)} AND timezone IN ({p.many(sorted(scope.open_zones))})"
+# The claim: one compare-and-set whose rows are the union of one pick per scope (numbered n),
+# each limited to its share; on PostgreSQL a pick skips rows another worker has locked.
+CLAIM_PICK = (
+    "SELECT id FROM (SELECT id FROM message WHERE status IN {unsent}"
+    " AND next_attempt_at <= :now AND mailing_id = :mailing_{n}{zones}"
+    " LIMIT :share_{n}{lock}) AS s{n}"
+)
+CLAIM_IN_ZONES = " AND timezone IN (:zones_{n})"
+SKIP_LOCKED = " FOR UPDATE SKIP LOCKED"
+CLAIM = (
+    message_cas(
+        MessageEvent.CLAIM,
+        assign="lease_owner = :owner, lease_until = :lease_until, attempts = attempts + 1,"
+        " updated_at = :now",
+        where="id IN ({picks})",
     )
+    + " RETURNING id, mailing_id, client_id, phone, timezone, attempts"
+)
+
+
+def _claim_sql(scopes: Sequence[Scope], limit: int, postgres: bool) -> tuple[str, dict[str, Any]]:
+    picks: list[str] = []
+    params: dict[str, Any] = {}
+    for n, scope in enumerate(scopes):
+        zones = "" if scope.open_zones is None else CLAIM_IN_ZONES.format(n=n)
+        lock = SKIP_LOCKED if postgres else ""
+        picks.append(CLAIM_PICK.format(n=n, unsent=UNSENT_SQL, zones=zones, lock=lock))
+        params[f"mailing_{n}"] = scope.mailing_id
+        params[f"share_{n}"] = min(limit, scope.share or limit)
+        if scope.open_zones is not None:
+            params[f"zones_{n}"] = scope.open_zones
+    return CLAIM.format(picks=" UNION ALL ".join(picks)), params
 
 
 async def claim(
@@ -81,24 +109,8 @@ async def claim(
     scopes = [s for s in scopes if s.open_zones is None or s.open_zones]
     if not scopes:
         return []
-    p = Params()
-    assign = (
-        f"lease_owner = {p(owner)}, lease_until = {p(_utc(lease_until))},"
-        f" attempts = attempts + 1, updated_at = {(stamp := p(_utc(now)))}"
-    )
-    lock = " FOR UPDATE SKIP LOCKED" if is_postgres() else ""
-    picks = [
-        f"SELECT id FROM (SELECT id FROM message WHERE status IN {UNSENT_SQL}"
-        f" AND next_attempt_at <= {stamp} AND {_scope_sql(scope, p)}"
-        f" LIMIT {p(min(limit, scope.share or limit))}{lock}) AS s{n}"
-        for n, scope in enumerate(scopes)
-    ]
-    where = f"id IN ({' UNION ALL '.join(picks)})"
-    rows = await fetch(
-        message_cas(MessageEvent.CLAIM, assign=assign, where=where)
-        + " RETURNING id, mailing_id, client_id, phone, timezone, attempts",
-        p,
-    )
+    sql, picks = _claim_sql(scopes, limit, is_postgres())
+    rows = await fetch(sql, now=_utc(now), owner=owner, lease_until=_utc(lease_until), **picks)
     return [
         Claimed(
             r["id"],
@@ -113,14 +125,25 @@ async def claim(
     ]
 
 
-def _ids_locked_in_order(ids: Sequence[int], p: Params) -> str:
-    """`id IN (…)` that, on PostgreSQL, first locks the rows in id order: a delete locks a
-    mailing's or client's messages in the same order (models/sql.py lock_messages), so an
-    outcome written meanwhile waits for it, or it for the outcome, but never both."""
-    listed = p.many(list(ids))
-    if not is_postgres():
-        return f"id IN ({listed})"
-    return f"id IN (SELECT id FROM message WHERE id IN ({listed}) ORDER BY id FOR UPDATE)"
+# Outcomes name their rows by id. On PostgreSQL they first lock them in id order: a delete
+# locks a mailing's or client's messages in the same order (models/sql.py lock_messages), so
+# an outcome written meanwhile waits for it, or it for the outcome, but never both.
+IDS = PerDialect(
+    postgres="id IN (SELECT id FROM message WHERE id IN (:ids) ORDER BY id FOR UPDATE)",
+    sqlite="id IN (:ids)",
+)
+
+
+def _mark_sent_sql(ids: str) -> str:
+    return message_cas(
+        MessageEvent.ACCEPT,
+        assign="sent_at = :now, updated_at = :now, lease_owner = NULL, lease_until = NULL,"
+        " last_error = NULL",
+        where=ids,
+    )
+
+
+MARK_SENT = PerDialect(postgres=_mark_sent_sql(IDS.postgres), sqlite=_mark_sent_sql(IDS.sqlite))
 
 
 async def mark_sent(ids: Sequence[int], now: datetime) -> None:
@@ -130,14 +153,7 @@ async def mark_sent(ids: Sequence[int], now: datetime) -> None:
 
 @write_transaction
 async def _mark_sent(ids: Sequence[int], now: datetime) -> None:
-    p = Params()
-    stamp = p(_utc(now))
-    assign = (
-        f"sent_at = {stamp}, updated_at = {stamp}, lease_owner = NULL, lease_until = NULL,"
-        " last_error = NULL"
-    )
-    where = _ids_locked_in_order(ids, p)
-    await db().execute_query(message_cas(MessageEvent.ACCEPT, assign=assign, where=where), p.values)
+    await execute(MARK_SENT, ids=list(ids), now=_utc(now))
 
 
 OUTCOME_EVENTS = (MessageEvent.RETRY, MessageEvent.REJECT, MessageEvent.RELEASE)
@@ -157,8 +173,35 @@ class Outcome:
         assert self.event in OUTCOME_EVENTS, self.event
 
 
-_CASTS = ("bigint", "varchar", "timestamptz", "varchar", "int", "timestamptz")
-_COLUMNS = ("id", "status", "next_at", "err", "unused", "lease")
+# The outcomes of a chunk as rows `v`, from one JSON parameter (a list of objects), instead of
+# six parameters per row: the text is the same for every chunk and costs nothing to render.
+# Materialized: SQLite would otherwise re-read the JSON for every message row it joins.
+OUTCOME_ROWS = PerDialect(
+    postgres="WITH v AS (SELECT * FROM json_to_recordset(:rows::json) AS r(id bigint,"
+    " status varchar, next_at timestamptz, err varchar, unused int, lease timestamptz))",
+    sqlite="WITH v AS MATERIALIZED (SELECT json_extract(value, '$.id') AS id,"
+    " json_extract(value, '$.status') AS status, json_extract(value, '$.next_at') AS next_at,"
+    " json_extract(value, '$.err') AS err, json_extract(value, '$.unused') AS unused,"
+    " json_extract(value, '$.lease') AS lease FROM json_each(:rows))",
+)
+
+
+def _record_sql(rows: str, ids: str) -> str:
+    return f"{rows} " + message_cas_many(
+        OUTCOME_EVENTS,
+        "v.status",
+        assign="next_attempt_at = v.next_at, last_error = v.err, updated_at = :now,"
+        " attempts = attempts - v.unused, lease_owner = NULL, lease_until = NULL",
+        source=" FROM v",
+        where=f"message.{ids} AND message.id = v.id AND message.lease_owner = :owner"
+        " AND message.lease_until = v.lease",
+    )
+
+
+RECORD = PerDialect(
+    postgres=_record_sql(OUTCOME_ROWS.postgres, IDS.postgres),
+    sqlite=_record_sql(OUTCOME_ROWS.sqlite, IDS.sqlite),
+)
 RECORD_CHUNK = 1000
 
 
@@ -170,35 +213,26 @@ async def record(outcomes: Sequence[Outcome], owner: str, now: datetime) -> None
         await _record_chunk(outcomes[start : start + RECORD_CHUNK], owner, now)
 
 
+def _outcome_row(outcome: Outcome, now: datetime) -> dict[str, Any]:
+    return {
+        "id": outcome.id,
+        "status": target_of(outcome.event).value,
+        "next_at": _utc(outcome.next_attempt_at or now),
+        "err": (outcome.error or "").replace("\x00", "")[:300] or None,  # no NUL in text
+        # A release did not use its attempt: it is given back.
+        "unused": 1 if outcome.event == MessageEvent.RELEASE else 0,
+        "lease": _utc(outcome.lease_until),
+    }
+
+
 @write_transaction
 async def _record_chunk(outcomes: Sequence[Outcome], owner: str, now: datetime) -> None:
     if not outcomes:
         return
-    p = Params()
-    pg = is_postgres()
-    selects = []
-    for n, o in enumerate(outcomes):
-        values = (
-            o.id,
-            target_of(o.event).value,
-            _utc(o.next_attempt_at or now),
-            (o.error or "")[:300] or None,
-            1 if o.event == MessageEvent.RELEASE else 0,  # the attempt was not used: given back
-            _utc(o.lease_until),
-        )
-        cells = [p(v) + (f"::{cast}" if pg else "") for v, cast in zip(values, _CASTS, strict=True)]
-        if n == 0:
-            cells = [f"{cell} AS {name}" for cell, name in zip(cells, _COLUMNS, strict=True)]
-        selects.append("SELECT " + ", ".join(cells))
-    stamp = p(_utc(now))
-    sql = message_cas_many(
-        OUTCOME_EVENTS,
-        "v.status",
-        assign=f"next_attempt_at = v.next_at, last_error = v.err, updated_at = {stamp},"
-        " attempts = attempts - v.unused, lease_owner = NULL, lease_until = NULL",
-        source=f" FROM ({' UNION ALL '.join(selects)}) AS v",
-        where=f"message.{_ids_locked_in_order([o.id for o in outcomes], p)}"
-        f" AND message.id = v.id AND message.lease_owner = {p(owner)}"
-        " AND message.lease_until = v.lease",
+    await execute(
+        RECORD,
+        rows=json_rows(_outcome_row(o, now) for o in outcomes),
+        ids=[o.id for o in outcomes],
+        owner=owner,
+        now=_utc(now),
     )
-    await db().execute_query(sql, p.values)

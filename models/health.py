@@ -9,7 +9,10 @@ from datetime import datetime, timedelta
 from tortoise import fields
 from tortoise.models import Model
 
-from models.sql import Params, fetch
+from models.sql import fetch
+
+PING = "SELECT 1 AS one"
+APPLIED_MIGRATIONS = "SELECT name FROM tortoise_migrations WHERE app = 'models'"
 
 MIN_FRESH = timedelta(seconds=15)
 PURGE_AFTER = timedelta(hours=1)  # rows of workers gone this long are deleted
@@ -67,4 +70,15 @@ def worker_problem(age: timedelta | None, sweep_interval: float) -> str | None:
 
 async def ping_database() -> None:
     """One round trip to the database (readiness: it answers, whatever it holds)."""
-    await fetch("SELECT 1 AS one", Params())
+    await fetch(PING)
+
+
+async def applied_migrations() -> set[str]:
+    """The migrations tortoise recorded as applied (none if it never migrated here)."""
+    try:
+        rows = await fetch(APPLIED_MIGRATIONS)
+    except Exception as exc:
+        if "tortoise_migrations" not in str(exc):
+            raise
+        return set()  # never migrated: the table does not exist yet
+    return {str(r["name"]) for r in rows}

@@ -6,11 +6,12 @@ safe to repeat: a job that runs twice, or two workers sweeping at once, change n
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from models.audience import fan_out
-from models.mailing import Mailing, MailingState
+from models.mailing import Mailing, MailingState, Window
 from models.message import Message, MessageStatus
-from models.sql import Params, db, fetch, write_transaction
+from models.sql import execute, fetch, write_transaction
 from models.transitions import (
     NOT_FINAL,
     UNSENT,
@@ -74,13 +75,47 @@ async def due_mailing_ids(now: datetime) -> list[int]:
     return [int(str(r)) for r in rows]
 
 
+UNSENT_ZONES = (
+    "SELECT DISTINCT timezone FROM message WHERE mailing_id = :mailing_id"
+    f" AND status IN {UNSENT_SQL}"
+)
+# schedule_windows, per time zone of a mailing: one of three statements.
+IN_ZONE = "mailing_id = :mailing_id AND timezone = :zone"
+# The zone's next opening is no earlier than the end: its unsent messages expire. Only if the
+# mailing still has the end and window it was judged by: an edit that revived these messages
+# meanwhile must not be undone by a stale sweep.
+EXPIRE_UNREACHABLE_ZONE = message_cas(
+    MessageEvent.EXPIRE,
+    assign="last_error = :reason, updated_at = :now",
+    where=f"{IN_ZONE} AND EXISTS (SELECT 1 FROM mailing WHERE id = :mailing_id"
+    " AND end_at <= :opening AND {same_window})",
+)
+SAME_WINDOW = "window_start = :window_start AND window_end = :window_end"
+NO_WINDOW = "window_start IS NULL"
+# The zone is open now: messages still waiting for a later opening become due.
+MAKE_ZONE_DUE = (
+    "UPDATE message SET next_attempt_at = :now, updated_at = :now"
+    f" WHERE {IN_ZONE} AND status = '{MessageStatus.PENDING}' AND next_attempt_at > :now"
+)
+# The zone is closed: PENDING messages wait for its next opening, RETRYING ones at least that
+# long. Only rows whose wait changes are touched (not every row on every sweep).
+WAIT_FOR_OPENING = (
+    "UPDATE message SET next_attempt_at = :opening, updated_at = :now"
+    f" WHERE {IN_ZONE} AND ((status = '{MessageStatus.PENDING}' AND next_attempt_at <> :opening)"
+    f" OR (status = '{MessageStatus.RETRYING}' AND next_attempt_at < :opening))"
+)
+
+
+def _expire_unreachable(window: Window | None) -> tuple[str, dict[str, int]]:
+    """EXPIRE_UNREACHABLE_ZONE guarded by the window the sweep judged with, and its values."""
+    if window is None:
+        return EXPIRE_UNREACHABLE_ZONE.format(same_window=NO_WINDOW), {}
+    values = {"window_start": window.start, "window_end": window.end}
+    return EXPIRE_UNREACHABLE_ZONE.format(same_window=SAME_WINDOW), values
+
+
 async def unsent_zones(mailing_id: int) -> list[str]:
-    p = Params()
-    rows = await fetch(
-        f"SELECT DISTINCT timezone FROM message WHERE mailing_id = {p(mailing_id)}"
-        f" AND status IN {UNSENT_SQL}",
-        p,
-    )
+    rows = await fetch(UNSENT_ZONES, mailing_id=mailing_id)
     return [str(r["timezone"]) for r in rows]
 
 
@@ -92,44 +127,15 @@ async def schedule_windows(mailing: Mailing, now: datetime) -> None:
     window = mailing.window
     openings = next_openings(now, window, zones) if window else dict.fromkeys(zones, now)
     for zone, opening in openings.items():
-        p = Params()  # every placeholder must appear in the SQL: PostgreSQL types it from there
-        stamp = p(now.astimezone(UTC))
-        where = f"mailing_id = {p(mailing.id)} AND timezone = {p(zone)}"
+        zone_of = {"mailing_id": mailing.id, "zone": zone, "now": now.astimezone(UTC)}
         if opening >= mailing.end_at:
-            # Only if the mailing still has the end and window judged by: an edit that
-            # revived these messages meanwhile must not be undone by this stale sweep.
-            same = _unchanged(p, mailing, p(opening.astimezone(UTC)))
-            sql = message_cas(
-                MessageEvent.EXPIRE,
-                assign=f"last_error = {p(EXPIRED_BY_WINDOW)}, updated_at = {stamp}",
-                where=f"{where} AND {same}",
-            )
-        elif opening <= now:  # open now: only messages still waiting for a later opening
-            sql = (
-                f"UPDATE message SET next_attempt_at = {stamp}, updated_at = {stamp}"
-                f" WHERE {where} AND status = 'PENDING' AND next_attempt_at > {stamp}"
-            )
-        else:  # closed: touch only rows whose wait changes (not every row on every sweep)
-            at = p(opening.astimezone(UTC))
-            sql = (
-                f"UPDATE message SET next_attempt_at = {at}, updated_at = {stamp}"
-                f" WHERE {where} AND ((status = 'PENDING' AND next_attempt_at <> {at})"
-                f" OR (status = 'RETRYING' AND next_attempt_at < {at}))"
-            )
-        await db().execute_query(sql, p.values)
-
-
-def _unchanged(p: Params, mailing: Mailing, opening: str) -> str:
-    """SQL: the mailing's end is still no later than `opening`, its window unchanged."""
-    window = mailing.window
-    if window is None:
-        same_window = "window_start IS NULL"
-    else:
-        same_window = f"window_start = {p(window.start)} AND window_end = {p(window.end)}"
-    return (
-        f"EXISTS (SELECT 1 FROM mailing WHERE id = {p(mailing.id)} AND end_at <= {opening}"
-        f" AND {same_window})"
-    )
+            sql, judged_by = _expire_unreachable(window)
+            at = opening.astimezone(UTC)
+            await execute(sql, reason=EXPIRED_BY_WINDOW, opening=at, **zone_of, **judged_by)
+        elif opening <= now:
+            await execute(MAKE_ZONE_DUE, **zone_of)
+        else:
+            await execute(WAIT_FOR_OPENING, opening=opening.astimezone(UTC), **zone_of)
 
 
 async def revive_reachable(mailing: Mailing, now: datetime) -> int:
@@ -162,67 +168,62 @@ async def revive_reachable(mailing: Mailing, now: datetime) -> int:
     )
 
 
+EXPIRE_ENDED = message_cas(
+    MessageEvent.EXPIRE,
+    assign="last_error = :reason, updated_at = :now",
+    where="mailing_id IN (SELECT id FROM mailing WHERE end_at <= :now"
+    f" AND state IN {sql_list({MailingState.RUNNING, MailingState.PAUSED})})",
+)
+CANCEL_ORPHANS = message_cas(
+    MessageEvent.CANCEL,
+    assign="updated_at = :now",
+    where="client_id IS NULL"
+    f" OR mailing_id IN (SELECT id FROM mailing WHERE state = '{MailingState.CANCELLED}')",
+)
+RECLAIM_EXPIRED_LEASES = message_cas(
+    MessageEvent.RECLAIM,
+    assign="next_attempt_at = :now, lease_owner = NULL, lease_until = NULL, updated_at = :now",
+    where="lease_until < :now",
+)
+FINISH_DONE = (
+    mailing_cas(
+        MailingEvent.FINISH,
+        assign="finished_at = :now, updated_at = :now",
+        where=f"(mailing.state = '{MailingState.RUNNING}' OR mailing.end_at <= :now)"
+        " AND NOT EXISTS (SELECT 1 FROM message m WHERE m.mailing_id = mailing.id"
+        f" AND m.status IN {sql_list(NOT_FINAL)})",
+    )
+    + " RETURNING id"
+)
+
+
 @write_transaction
-async def _update_at(now: datetime, sql: str) -> None:
-    """Run one set-based UPDATE whose `{now}` is the sweep's time (UTC, one placeholder).
-    It locks rows in scan order, so on PostgreSQL it may deadlock with a delete: retried."""
-    p = Params()
-    await db().execute_query(sql.format(now=p(now.astimezone(UTC))), p.values)
+async def _sweep(sql: str, now: datetime, **params: Any) -> None:
+    """Run one set-based UPDATE at the sweep's time. It locks rows in scan order, so on
+    PostgreSQL it may deadlock with a delete: retried."""
+    await execute(sql, now=now.astimezone(UTC), **params)
 
 
 async def expire_ended(now: datetime) -> None:
     """Messages of mailings whose end has passed can no longer be sent."""
-    await _update_at(
-        now,
-        message_cas(
-            MessageEvent.EXPIRE,
-            assign=f"last_error = '{EXPIRED_BY_END}', updated_at = {{now}}",
-            where="mailing_id IN (SELECT id FROM mailing WHERE end_at <= {now}"
-            f" AND state IN {sql_list({MailingState.RUNNING, MailingState.PAUSED})})",
-        ),
-    )
+    await _sweep(EXPIRE_ENDED, now, reason=EXPIRED_BY_END)
 
 
 async def cancel_orphans(now: datetime) -> None:
     """Unsent messages of a cancelled mailing or of a deleted client (a send in flight at
     that moment that then failed transiently) end CANCELLED too."""
-    await _update_at(
-        now,
-        message_cas(
-            MessageEvent.CANCEL,
-            assign="updated_at = {now}",
-            where="client_id IS NULL OR mailing_id IN"
-            f" (SELECT id FROM mailing WHERE state = '{MailingState.CANCELLED}')",
-        ),
-    )
+    await _sweep(CANCEL_ORPHANS, now)
 
 
 async def reclaim_expired_leases(now: datetime) -> None:
     """A worker that died mid-send leaves SENDING rows; after their lease they are retried
     (the probe sees the same msgId, so it can recognise a repeat)."""
-    await _update_at(
-        now,
-        message_cas(
-            MessageEvent.RECLAIM,
-            assign="next_attempt_at = {now}, lease_owner = NULL, lease_until = NULL,"
-            " updated_at = {now}",
-            where="lease_until < {now}",
-        ),
-    )
+    await _sweep(RECLAIM_EXPIRED_LEASES, now)
 
 
 async def finish_done(now: datetime) -> list[int]:
     """RUNNING (or ended PAUSED) mailings with nothing left to send become FINISHED."""
-    p = Params()
-    stamp = p(now.astimezone(UTC))
-    sql = mailing_cas(
-        MailingEvent.FINISH,
-        assign=f"finished_at = {stamp}, updated_at = {stamp}",
-        where=f"(mailing.state = '{MailingState.RUNNING}' OR mailing.end_at <= {stamp})"
-        " AND NOT EXISTS (SELECT 1 FROM message m WHERE m.mailing_id = mailing.id"
-        f" AND m.status IN {sql_list(NOT_FINAL)})",
-    )
-    rows = await fetch(sql + " RETURNING id", p)
+    rows = await fetch(FINISH_DONE, now=now.astimezone(UTC))
     return [int(r["id"]) for r in rows]
 
 

@@ -1,14 +1,22 @@
-"""Raw SQL helpers for the few set-based statements the ORM cannot express in one query, and
-the one way to write in a transaction (`write_transaction`)."""
+"""Raw SQL for the few set-based statements the ORM cannot express in one query: `render`, the
+one place named parameters become each database's placeholders, `fetch`/`execute` that run a
+named statement, and the one way to write in a transaction (`write_transaction`).
+
+Statements are module-level constants (UPPER_CASE) with `:name` parameters, in the domain
+module that uses them; the functions there pick a constant and pass the values by name."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
 import random
+import re
 import sqlite3
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
 from tortoise import connections
@@ -39,40 +47,122 @@ def is_postgres(conn: BaseDBAsyncClient | None = None) -> bool:
     return (conn or db()).capabilities.dialect == "postgres"
 
 
-class Params:
-    """Collects bind values and renders numbered placeholders ($n on PostgreSQL, ?n on SQLite),
-    so a placeholder may be used twice and the SQL text need not follow the call order."""
-
-    def __init__(self, conn: BaseDBAsyncClient | None = None) -> None:
-        self.values: list[Any] = []
-        self._pg = is_postgres(conn)
-
-    def __call__(self, value: Any) -> str:
-        self.values.append(value)
-        return f"${len(self.values)}" if self._pg else f"?{len(self.values)}"
-
-    def many(self, values: Sequence[Any]) -> str:
-        return ", ".join(self(v) for v in values)
+# `:name` outside string literals, optionally followed by a PostgreSQL cast (`:ids::bigint[]`).
+# A literal is matched first and kept as it is, so `'12:30'` holds no placeholder; `a::text`
+# is a cast, not a placeholder (the lookbehind).
+_TOKEN = re.compile(r"'(?:[^']|'')*'|(?<![:\w]):([A-Za-z_]\w*)((?:::[A-Za-z_]\w*(?:\[\])?)?)")
+POSTGRES, SQLITE = "postgres", "sqlite"
 
 
-async def fetch(sql: str, params: Params) -> list[dict[str, Any]]:
-    return list(await db().execute_query_dict(sql, params.values))
+def render(sql: str, dialect: str, /, **params: Any) -> tuple[str, list[Any]]:
+    """The one place SQL meets its bind values: `:name` placeholders become numbered ones,
+    `$n` on PostgreSQL (asyncpg) and `?n` on SQLite, one number per name however often it is
+    used. A list, tuple or set value is expanded in place (`IN (:ids)` → `IN ($1, $2)`;
+    empty → `NULL`, which matches nothing). A cast written after a placeholder
+    (`:at::timestamptz`) is kept on PostgreSQL, where asyncpg must know a parameter's type
+    when the SQL alone does not say it (a SELECT list), and dropped on SQLite. Every
+    parameter must be used and every placeholder given: a typo fails here, not in the
+    database."""
+    if dialect not in (POSTGRES, SQLITE):
+        raise ValueError(f"unknown SQL dialect {dialect!r}")
+    values: list[Any] = []
+    numbers: dict[str, str] = {}
+
+    def number(value: Any) -> str:
+        values.append(value)
+        return f"${len(values)}" if dialect == POSTGRES else f"?{len(values)}"
+
+    def placeholder(match: re.Match[str]) -> str:
+        name, cast = match.group(1), match.group(2)
+        if name is None:  # a string literal
+            return match.group(0)
+        if name not in params:
+            raise KeyError(f"SQL parameter :{name} not given")
+        if name not in numbers:
+            value = params[name]
+            if isinstance(value, list | tuple | set | frozenset):
+                items = sorted(value) if isinstance(value, set | frozenset) else value
+                numbers[name] = ", ".join(number(v) for v in items) or "NULL"
+            else:
+                numbers[name] = number(value)
+        if cast and dialect == POSTGRES:
+            return numbers[name] + cast
+        return numbers[name]
+
+    text = _TOKEN.sub(placeholder, sql)
+    if unused := set(params) - set(numbers):
+        raise KeyError(f"SQL parameters not used: {', '.join(sorted(unused))}")
+    return text, values
+
+
+@dataclass(frozen=True)
+class PerDialect:
+    """A statement whose text differs by database (row locks exist only on PostgreSQL)."""
+
+    postgres: str
+    sqlite: str
+
+
+Statement = str | PerDialect
+
+
+def dialect() -> str:
+    return POSTGRES if is_postgres() else SQLITE
+
+
+def for_dialect(sql: Statement) -> str:
+    """The statement's text for the current connection's database."""
+    if isinstance(sql, PerDialect):
+        return sql.postgres if is_postgres() else sql.sqlite
+    return sql
+
+
+async def fetch(sql: Statement, /, **params: Any) -> list[dict[str, Any]]:
+    """Run one statement with named parameters on the current connection; its rows."""
+    text, values = render(for_dialect(sql), dialect(), **params)
+    return list(await db().execute_query_dict(text, values))
+
+
+async def execute(sql: Statement, /, **params: Any) -> None:
+    """Run one statement with named parameters on the current connection."""
+    text, values = render(for_dialect(sql), dialect(), **params)
+    await db().execute_query(text, values)
+
+
+def json_rows(rows: Iterable[Mapping[str, Any]]) -> str:
+    """Rows as one JSON parameter (`json_to_recordset` on PostgreSQL, `json_each` on SQLite),
+    for a statement over many rows whose text must not grow with them. Datetimes are written
+    as the SQLite adapter writes them (tortoise's `isoformat(" ")`), which PostgreSQL reads as
+    timestamptz: a value read back compares equal to the one stored."""
+    return json.dumps(list(rows), default=_json_value, separators=(",", ":"))
+
+
+def _json_value(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat(" ")
+    raise TypeError(f"{type(value).__name__} is not a JSON row value")
+
+
+LOCK_MAILING_MESSAGES = (
+    "SELECT COUNT(*) AS n FROM (SELECT id FROM message WHERE mailing_id = :value"
+    " ORDER BY id FOR UPDATE) AS locked"
+)
+LOCK_CLIENT_MESSAGES = (
+    "SELECT COUNT(*) AS n FROM (SELECT id FROM message WHERE client_id = :value"
+    " ORDER BY id FOR UPDATE) AS locked"
+)
+_LOCKS = {"mailing_id": LOCK_MAILING_MESSAGES, "client_id": LOCK_CLIENT_MESSAGES}
 
 
 async def lock_messages(column: str, value: int) -> None:
-    """Lock every message whose `column` (a fixed name) equals `value`, in id order, before
-    touching any of them. Every writer of messages takes their row locks in id order (the
-    worker's outcomes too, models/delivery.py), and only then, through the counter triggers,
-    mailing_stat rows: with one order there is no deadlock. On SQLite a write transaction
-    already holds the database's only write lock, so there is nothing to do."""
+    """Lock every message whose `column` (mailing_id or client_id) equals `value`, in id
+    order, before touching any of them. Every writer of messages takes their row locks in id
+    order (the worker's outcomes too, models/delivery.py), and only then, through the counter
+    triggers, mailing_stat rows: with one order there is no deadlock. On SQLite a write
+    transaction already holds the database's only write lock, so there is nothing to do."""
     if not is_postgres():
         return
-    p = Params()
-    await fetch(
-        f"SELECT COUNT(*) AS n FROM (SELECT id FROM message WHERE {column} = {p(value)}"
-        " ORDER BY id FOR UPDATE) AS locked",
-        p,
-    )
+    await fetch(_LOCKS[column], value=value)
 
 
 # Lock conflicts a transaction may lose and win on a second try: PostgreSQL's deadlock_detected

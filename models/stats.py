@@ -10,7 +10,8 @@ from tortoise.models import Model
 
 from models.mailing import Mailing, MailingState
 from models.message import MessageStatus
-from models.sql import Params, db, fetch, is_postgres, write_transaction
+from models.sql import db, execute, fetch, is_postgres, write_transaction
+from models.transitions import UNSENT, sql_list
 
 
 class MailingStat(Model):
@@ -26,6 +27,15 @@ class MailingStat(Model):
     class Meta:
         table = "mailing_stat"
         unique_together = (("mailing_id", "status"),)
+
+
+# The counters, read three ways; never a COUNT(*) over messages.
+COUNTS_OF_MAILINGS = "SELECT mailing_id, status, n FROM mailing_stat WHERE mailing_id IN (:ids)"
+ALL_COUNTS = "SELECT mailing_id, status, n FROM mailing_stat"
+UNSENT_OF_MAILINGS = (
+    f"SELECT mailing_id, n FROM mailing_stat WHERE status IN {sql_list(UNSENT)}"
+    " AND mailing_id IN (:ids)"
+)
 
 
 @dataclass(frozen=True)
@@ -56,12 +66,7 @@ async def counts_for_mailings(mailing_ids: Sequence[int]) -> dict[int, Counts]:
     result = {mid: Counts.empty() for mid in mailing_ids}
     if not mailing_ids:
         return result
-    p = Params()
-    rows = await fetch(
-        "SELECT mailing_id, status, n FROM mailing_stat"
-        f" WHERE mailing_id IN ({p.many(list(mailing_ids))})",
-        p,
-    )
+    rows = await fetch(COUNTS_OF_MAILINGS, ids=list(mailing_ids))
     for row in rows:
         result[row["mailing_id"]].by_status[MessageStatus(row["status"])] = int(row["n"])
     return result
@@ -69,7 +74,7 @@ async def counts_for_mailings(mailing_ids: Sequence[int]) -> dict[int, Counts]:
 
 async def overall_counts() -> tuple[Counts, list[MailingCounts]]:
     """Totals and per-mailing counts from the counters plus one list of mailings."""
-    rows = await fetch("SELECT mailing_id, status, n FROM mailing_stat", Params())
+    rows = await fetch(ALL_COUNTS)
     mailings = await Mailing.all().order_by("id").values_list("id", "state")
     per = {mid: Counts.empty() for mid, _ in mailings}
     total = Counts.empty()
@@ -86,12 +91,7 @@ async def unsent_counts(mailing_ids: Sequence[int]) -> dict[int, int]:
     result = dict.fromkeys(mailing_ids, 0)
     if not mailing_ids:
         return result
-    p = Params()
-    rows = await fetch(
-        "SELECT mailing_id, n FROM mailing_stat WHERE status IN ('PENDING', 'RETRYING')"
-        f" AND mailing_id IN ({p.many(list(mailing_ids))})",
-        p,
-    )
+    rows = await fetch(UNSENT_OF_MAILINGS, ids=list(mailing_ids))
     for row in rows:
         result[int(row["mailing_id"])] += int(row["n"])
     return result
@@ -107,9 +107,22 @@ class Drift:
     counted: dict[str, int]
 
 
+KEPT_PER_MAILING = "SELECT mailing_id, status, n FROM mailing_stat"
+COUNTED_PER_MAILING = (
+    "SELECT mailing_id, status, COUNT(*) AS n FROM message GROUP BY mailing_id, status"
+)
+DROP_COUNTERS = "DELETE FROM mailing_stat WHERE mailing_id IN (:ids)"
+RECOUNT = (
+    "INSERT INTO mailing_stat (mailing_id, status, n)"
+    " SELECT mailing_id, status, COUNT(*) FROM message WHERE mailing_id IN (:ids)"
+    " GROUP BY mailing_id, status"
+)
+LOCK_COUNTERS = "LOCK TABLE mailing_stat IN SHARE ROW EXCLUSIVE MODE"
+
+
 async def _per_mailing(sql: str) -> dict[int, dict[str, int]]:
     result: dict[int, dict[str, int]] = {}
-    for row in await fetch(sql, Params()):
+    for row in await fetch(sql):
         if int(row["n"]):
             result.setdefault(int(row["mailing_id"]), {})[str(row["status"])] = int(row["n"])
     return result
@@ -120,10 +133,8 @@ async def counter_drift() -> list[Drift]:
     (one grouped query each side). The triggers keep them equal in every transaction, but a
     TRUNCATE of `message` fires no row or statement DELETE trigger on PostgreSQL, and a hand
     edit of `mailing_stat` is not checked by anything: `herald doctor` reports them."""
-    kept = await _per_mailing("SELECT mailing_id, status, n FROM mailing_stat")
-    counted = await _per_mailing(
-        "SELECT mailing_id, status, COUNT(*) AS n FROM message GROUP BY mailing_id, status"
-    )
+    kept = await _per_mailing(KEPT_PER_MAILING)
+    counted = await _per_mailing(COUNTED_PER_MAILING)
     return [
         Drift(mid, kept.get(mid, {}), counted.get(mid, {}))
         for mid in sorted(kept.keys() | counted.keys())
@@ -140,13 +151,6 @@ async def recount(mailing_ids: Sequence[int]) -> None:
     if not mailing_ids:
         return
     if is_postgres():
-        await db().execute_script("LOCK TABLE mailing_stat IN SHARE ROW EXCLUSIVE MODE")
-    p = Params()
-    ids = p.many(list(mailing_ids))
-    await fetch(f"DELETE FROM mailing_stat WHERE mailing_id IN ({ids})", p)
-    await fetch(
-        "INSERT INTO mailing_stat (mailing_id, status, n)"
-        f" SELECT mailing_id, status, COUNT(*) FROM message WHERE mailing_id IN ({ids})"
-        " GROUP BY mailing_id, status",
-        p,
-    )
+        await db().execute_script(LOCK_COUNTERS)
+    await execute(DROP_COUNTERS, ids=list(mailing_ids))
+    await execute(RECOUNT, ids=list(mailing_ids))

@@ -1,8 +1,9 @@
 """The two state machines of Herald, as data: every event of a message and of a mailing, the
 states it moves from and the one it moves to, and the status groups beside them.
 
-Every status write goes through this module: the SQL statements of the engine are built
-around `message_cas`, `message_cas_many` and `mailing_cas`, and the ORM ones call
+Every status write goes through this module: the SQL statements of the engine (named
+constants with `:name` parameters, rendered by models/sql.py) are built around
+`message_cas`, `message_cas_many` and `mailing_cas`, and the ORM ones call
 `move_messages` / `move_mailings`. Each is a compare-and-set over a set of rows (`… WHERE
 status IN (<sources>)`), so a row that another worker or request moved meanwhile is left
 alone. `tests/models/test_transitions.py` runs every event against every state on SQLite and
@@ -116,7 +117,8 @@ def sql_list(statuses: Iterable[str]) -> str:
 
 def message_cas(event: MessageEvent, *, assign: str = "", where: str) -> str:
     """`UPDATE message SET status = <target>, <assign> WHERE status IN (<sources>) AND
-    (<where>)` for one event of the table."""
+    (<where>)` for one event of the table. `assign` and `where` are SQL with `:name`
+    parameters; the statuses come from the table, as literals (never from input)."""
     move = MESSAGE_EVENTS[event]
     return (
         f"UPDATE message SET status = '{move.target}'{', ' + assign if assign else ''}"

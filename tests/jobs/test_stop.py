@@ -54,7 +54,8 @@ async def test_graceful_stop_mid_mailing_then_restart_sends_nothing_twice(
     assert not await Message.filter(mailing_id=mid, status=MessageStatus.SENDING).exists()
     assert await Message.filter(mailing_id=mid, status=MessageStatus.SENT).count() == sent_before
 
-    second = spawn(engine, log, "worker")
+    # Slow answers under load must not look like lost ones: a long timeout here too.
+    second = spawn(engine, log, "worker", PROBE_TIMEOUT="10", LEASE_SECONDS="12")
     with running(second):
         await wait_for(lambda: all_final(mid), timeout=90, what="the restarted worker finishes")
         await stop(second)

@@ -11,7 +11,7 @@ import pytest
 
 from models.mailing import Mailing, MailingState
 from models.message import Message, MessageStatus
-from models.sql import Params, db
+from models.sql import execute
 from models.transitions import (
     MAILING_EVENTS,
     MESSAGE_EVENTS,
@@ -57,11 +57,7 @@ async def test_message_event_moves_exactly_its_sources(
 ) -> None:
     move = MESSAGE_EVENTS[event]
     sql_row, orm_row = await _message(status), await _message(status)
-    p = Params()
-    await db().execute_query(
-        message_cas(event, assign="attempts = attempts", where=f"id = {p(sql_row.id)}"),
-        p.values,
-    )
+    await execute(message_cas(event, assign="attempts = attempts", where="id = :id"), id=sql_row.id)
     moved = await move_messages(event, NOW, id=orm_row.id)
     expected = MessageStatus(move.target) if status in move.sources else status
     assert (await Message.get(id=sql_row.id)).status == expected
@@ -76,8 +72,7 @@ async def test_mailing_event_moves_exactly_its_sources(
 ) -> None:
     move = MAILING_EVENTS[event]
     sql_row, orm_row = await _mailing(state), await _mailing(state)
-    p = Params()
-    await db().execute_query(mailing_cas(event, where=f"id = {p(sql_row.id)}"), p.values)
+    await execute(mailing_cas(event, where="id = :id"), id=sql_row.id)
     moved = await move_mailings(event, NOW, id=orm_row.id)
     expected = MailingState(move.target) if state in move.sources else state
     assert (await Mailing.get(id=sql_row.id)).state == expected
