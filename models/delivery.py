@@ -74,12 +74,17 @@ CLAIM_PICK = (
 )
 CLAIM_IN_ZONES = " AND timezone IN (:zones_{n})"
 SKIP_LOCKED = " FOR UPDATE SKIP LOCKED"
+# The picks are a MATERIALIZED CTE, evaluated once: inside `WHERE id IN (subquery)` PostgreSQL
+# may re-run a LIMIT … FOR UPDATE SKIP LOCKED subquery per outer row (it did with statistics
+# that said every message was SENT), each run skipping the rows the last one locked, and so
+# claim far more than the share.
 CLAIM = (
-    message_cas(
+    "WITH picked AS MATERIALIZED ({picks}) "
+    + message_cas(
         MessageEvent.CLAIM,
         assign="lease_owner = :owner, lease_until = :lease_until, attempts = attempts + 1,"
         " updated_at = :now",
-        where="id IN ({picks})",
+        where="id IN (SELECT id FROM picked)",
     )
     + " RETURNING id, mailing_id, client_id, phone, timezone, attempts"
 )

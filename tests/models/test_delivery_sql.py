@@ -11,6 +11,7 @@ from tortoise.transactions import in_transaction
 from models.delivery import Outcome, Scope, _claim_sql, claim, mark_sent, record
 from models.mailing import Mailing, MailingState
 from models.message import Message, MessageStatus
+from models.sql import db
 from models.transitions import MessageEvent
 from tests.support.database import BACKENDS
 
@@ -130,6 +131,25 @@ def test_the_sqlite_claim_takes_no_row_locks() -> None:
 
 
 if "postgres" in BACKENDS:  # row locks exist only on PostgreSQL (SQLite: the test above)
+
+    @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+    async def test_claim_keeps_its_share_with_statistics_that_say_all_is_sent(
+        database: str,
+    ) -> None:
+        """Statistics from a table where every message was SENT (kept by TRUNCATE) made the
+        planner re-run the pick per outer row, each run skipping the rows the last locked:
+        a claim of 2 took every due message. The picks are one materialized CTE now."""
+        old = await _mailing(NOW + timedelta(hours=1))
+        await _messages(old, 50, S.SENT)
+        await db().execute_script("ANALYZE message; TRUNCATE message")
+        a, b = [await _mailing(NOW + timedelta(hours=1)) for _ in range(2)]
+        await _messages(a, 30)
+        await _messages(b, 30)
+        claimed = await claim(
+            [Scope(a.id, None, share=2), Scope(b.id, None, share=3)], NOW, "w1", LEASE, 10
+        )
+        per = {m.id: sum(1 for x in claimed if x.mailing_id == m.id) for m in (a, b)}
+        assert per == {a.id: 2, b.id: 3}
 
     @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
     async def test_claim_skips_rows_another_transaction_locked(database: str) -> None:
