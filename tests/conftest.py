@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from models.mailing import Mailing
 from tests.support.api import GQL
 from tests.support.database import BACKENDS, pg_url, reset_postgres_schema, truncate_all
 from tests.support.engine import Engine, forget
+from tests.support.redis import RedisProcess
 from tests.support.ws import served
 from tools.probesim import RunningSim, SimConfig, start_simulator
 from tools.redis_server import EmbeddedRedis, arq_settings
@@ -170,3 +172,16 @@ async def url(database: str, settings: Settings) -> AsyncIterator[str]:
     """The app with its delivery engine (a private Redis) behind a real uvicorn: its ws URL."""
     async with served(settings) as ws_url:
         yield ws_url
+
+
+@pytest.fixture
+async def own_redis(tmp_path: Path) -> AsyncIterator[RedisProcess]:
+    """A redis-server of the test's own, to kill, stop (SIGSTOP) and start again."""
+    redis = RedisProcess(tmp_path / "own-redis")
+    await redis.start()
+    try:
+        yield redis
+    finally:
+        if redis.server is not None and redis.server.process is not None:
+            redis.signal(signal.SIGCONT)  # never leave a stopped process behind
+        await redis.close()

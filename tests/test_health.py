@@ -11,29 +11,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from models.health import WorkerHeartbeat
 from tests.support.procs import running, stop
 from tests.support.redis import RedisProcess
-
-
-@pytest.fixture
-async def own_redis(tmp_path: Path) -> AsyncIterator[RedisProcess]:
-    redis = RedisProcess(tmp_path / "own-redis")
-    await redis.start()
-    try:
-        yield redis
-    finally:
-        if redis.server is not None and redis.server.process is not None:
-            redis.signal(signal.SIGCONT)  # never leave a stopped process behind
-        await redis.close()
 
 
 def herald(log: Path, env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:

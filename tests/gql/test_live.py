@@ -25,6 +25,7 @@ from models.changes import channel
 from models.token import Role, create_token
 from tests.support.delivery import all_final, clients, in_state, mailing
 from tests.support.engine import Engine, wait_for
+from tests.support.ws import receive as receive_message
 
 MAILING_STATS = """subscription($id: ID!) { mailingStats(id: $id) {
   mailingId state total byStatus { status count } } }"""
@@ -71,12 +72,7 @@ async def open_ws(server: Server, token: str | None, **kwargs: Any) -> ClientCon
 
 
 async def receive(ws: ClientConnection, timeout: float = 20) -> dict[str, Any]:
-    while True:
-        message: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), timeout))
-        if message["type"] == "ping":
-            await ws.send(json.dumps({"type": "pong"}))
-            continue
-        return message
+    return await receive_message(ws, timeout)
 
 
 async def subscribe(ws: ClientConnection, op_id: str, query: str, **variables: Any) -> None:

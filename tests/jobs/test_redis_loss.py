@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -23,18 +22,6 @@ from tests.support.delivery import (
 from tests.support.engine import Engine, wait_for
 from tests.support.procs import running, spawn, stop
 from tests.support.redis import RedisProcess
-
-
-@pytest.fixture
-async def own_redis(tmp_path: Path) -> AsyncIterator[RedisProcess]:
-    redis = RedisProcess(tmp_path / "own-redis")
-    await redis.start()
-    try:
-        yield redis
-    finally:
-        if redis.server is not None and redis.server.process is not None:
-            redis.signal(signal.SIGCONT)  # never leave a stopped process behind
-        await redis.close()
 
 
 @pytest.mark.parametrize("fault", ["killed", "hung"])
