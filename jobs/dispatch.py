@@ -17,17 +17,15 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import metrics
-from jobs.limits import Circuit, RateLimiter, RedisGuard
+from jobs.limits import Circuit, RateLimiter
 from jobs.pacing import Concurrency, RoundTrips
 from jobs.probe import ProbeClient, Rejected, Transient, Unauthorized
 from jobs.settings import DeliverySettings
-from models.changes import channel, encode
 from models.delivery import Claimed, Outcome, Scope, claim, fair_shares, mark_sent, record
 from models.mailing import Mailing, MailingState, Window
 from models.outcome import Answer, Decision, RetryPolicy, after_answer, before_send
@@ -62,8 +60,7 @@ class Dispatcher:
         limiter: RateLimiter,
         owner: str,
         clock: Callable[[], datetime],
-        redis: Any = None,
-        guard: RedisGuard | None = None,
+        announce: Callable[[Iterable[int]], Awaitable[None]] | None = None,
     ) -> None:
         self.probe, self.settings, self.circuit, self.limiter = probe, settings, circuit, limiter
         self.owner, self.clock = owner, clock
@@ -84,8 +81,7 @@ class Dispatcher:
         self.trips = RoundTrips()
         self.window = Concurrency(settings.max_in_flight)
         self.unsent: dict[int, int] = {}  # per running mailing, re-read with the scopes
-        self.redis = redis
-        self.guard = guard or RedisGuard()
+        self.announce = announce  # tells live watchers which mailings changed (best effort)
         self.touched: set[int] = set()  # mailings whose counts changed since the last flush
 
     async def run(self) -> None:
@@ -158,8 +154,8 @@ class Dispatcher:
                 await self.flush()
                 finished = await finish_done(now)
                 metrics.MAILING_TRANSITIONS.labels(event="finish").inc(len(finished))
-                if finished:
-                    await self._announce(finished)
+                if finished and self.announce is not None:
+                    await self.announce(finished)
             await self._idle()
             return
         self.touched.update(m.mailing_id for m in claimed)
@@ -333,11 +329,5 @@ class Dispatcher:
             self.sent[:0], self.outcomes[:0] = sent, outcomes
             self.touched |= touched
             raise
-        if touched:
-            await self._announce(touched)
-
-    async def _announce(self, mailing_ids: set[int] | list[int]) -> None:
-        """Tell live watchers; skipped while Redis is away (they refresh on their own)."""
-        if self.redis is not None and (payload := encode(mailing_ids)):
-            channel_name = channel(self.settings.queue_name)
-            await self.guard.call(lambda: self.redis.publish(channel_name, payload), None)
+        if touched and self.announce is not None:
+            await self.announce(touched)

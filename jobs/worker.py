@@ -102,8 +102,7 @@ class DeliveryWorker:
             ),
             owner=self.owner,
             clock=clock,
-            redis=self.redis,
-            guard=self.guard,
+            announce=self._publish,  # the one guarded publisher, shared with the sweep
         )
         self.ctx: dict[str, Any] = {
             "clock": clock,
