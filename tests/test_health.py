@@ -4,7 +4,6 @@ wrong otherwise, within about a second even when Redis hangs."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import signal
@@ -18,6 +17,7 @@ from typing import Any
 import httpx
 
 from models.health import WorkerHeartbeat
+from tests.support.engine import wait_for
 from tests.support.procs import running, stop
 from tests.support.redis import RedisProcess
 
@@ -34,23 +34,27 @@ def herald(log: Path, env: dict[str, str], *args: str) -> subprocess.Popen[bytes
 
 async def served_url(log: Path, timeout: float = 30) -> str:
     """The address `herald serve --port 0` logged once it listens."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if found := re.search(r"Herald on (http://[\d.]+:\d+)/graphql", log.read_text()):
-            return found.group(1)
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"serve did not start:\n{log.read_text()}")
+    found: list[str] = []
+
+    async def listening() -> bool:
+        found[:] = re.findall(r"Herald on (http://[\d.]+:\d+)/graphql", log.read_text())[:1]
+        return bool(found)
+
+    await wait_for(listening, timeout, f"serve to listen (log: {log})")
+    return found[0]
 
 
 async def until(http: httpx.AsyncClient, status: int, timeout: float = 30) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        response = await http.get("/readyz")
-        if response.status_code == status or time.monotonic() > deadline:
-            assert response.status_code == status, response.text
-            body: dict[str, Any] = response.json()
-            return body
-        await asyncio.sleep(0.1)
+    """Poll /readyz until it answers `status`; its body."""
+    last: list[httpx.Response] = []
+
+    async def answered() -> bool:
+        last[:] = [await http.get("/readyz")]
+        return last[0].status_code == status
+
+    await wait_for(answered, timeout, f"/readyz {status}")
+    body: dict[str, Any] = last[0].json()
+    return body
 
 
 async def test_readiness_follows_the_worker_and_redis(

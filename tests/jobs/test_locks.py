@@ -29,6 +29,7 @@ from tests.support.delivery import (
     sim_at_least,
 )
 from tests.support.engine import Engine, wait_for
+from tests.support.procs import stop
 
 DELETE_CLIENT = "mutation($id: ID!) { deleteClient(id: $id) }"
 DELETE_MAILING = "mutation($id: ID!) { deleteMailing(id: $id) }"
@@ -130,7 +131,7 @@ if "postgres" in BACKENDS:  # PostgreSQL only: without TEST_DATABASE_URL it is n
         engine.configure(latency_ms=20, jitter_ms=20, error_rate=0.2)
         log = tmp_path / "worker.log"
         deleted = Calls()
-        with worker_process(engine, log, MAX_IN_FLIGHT="300", BATCH_SIZE="100"):
+        with worker_process(engine, log, MAX_IN_FLIGHT="300", BATCH_SIZE="100") as worker:
             for _ in range(10):
                 mid = await mailing(engine)
                 target = len(engine.sim.state.deliveries) + 600
@@ -138,7 +139,9 @@ if "postgres" in BACKENDS:  # PostgreSQL only: without TEST_DATABASE_URL it is n
                 await deleted.run(engine, DELETE_MAILING, id=str(mid))
                 if not deleted.errors:
                     assert not await Message.filter(mailing_id=mid).exists()
-            await asyncio.sleep(1.0)  # outcomes in flight at the last delete are written
+            # A graceful stop drains: outcomes in flight at the last delete are written
+            # (and any deadlock they meet is logged) before it exits.
+            assert await stop(worker) == 0, log.read_text()
         worker_errors = log.read_text()
         print(
             f"\ndeleteMailing: {len(deleted.errors)} of {len(deleted.latencies)} failed,"
