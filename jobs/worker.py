@@ -32,6 +32,7 @@ from jobs.sweep import sweep
 from models import health
 
 log = logging.getLogger("herald.worker")
+FORGET_TIMEOUT = 10.0  # seconds: longer than SQLite's busy timeout (5 s)
 HEARTBEAT_EVERY = 5.0  # seconds at most between two heartbeats (fewer with a short SWEEP_INTERVAL)
 HEARTBEAT_TIMEOUT = 10.0  # seconds for one beat: over SQLite's busy timeout, so it waits its turn
 REDIS_TIMEOUT = 2.0  # seconds for any one Redis call (connect, command)
@@ -137,6 +138,7 @@ class DeliveryWorker:
             self.stopping.set()  # also when arq failed: the heartbeat ends, removing its row
             await beating
             await sending  # the drain: every outcome written before the clients close
+            await self._forget_heartbeat()
             if self._own_probe:
                 await self.probe.close()
             await self.redis.aclose(close_connection_pool=True)
@@ -144,7 +146,7 @@ class DeliveryWorker:
     async def _heartbeat(self) -> None:
         """Record in the database, every few seconds, that this worker is alive (readiness
         and `herald doctor` read it); a database that does not answer is logged once per
-        outage. A clean stop removes the row."""
+        outage. A clean stop removes the row, after the drain (run())."""
         every = min(HEARTBEAT_EVERY, self.settings.sweep_interval)
         host, pid = socket.gethostname(), os.getpid()
         failing = False
@@ -162,9 +164,16 @@ class DeliveryWorker:
                 failing = False
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), every)
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(HEARTBEAT_TIMEOUT):
+
+    async def _forget_heartbeat(self) -> None:
+        """Remove this worker's heartbeat once nothing else writes: removed while the drain
+        was still flushing, the delete could wait out its timeout on SQLite's write lock and
+        leave a row that readiness then reported as a stale worker."""
+        try:
+            async with asyncio.timeout(FORGET_TIMEOUT):
                 await health.forget(self.owner)
+        except Exception as exc:
+            log.warning("heartbeat row not removed (%s): it goes stale", type(exc).__name__)
 
     def _arq_worker(self) -> Worker:
         step = max(1, int(self.settings.sweep_interval))
