@@ -16,7 +16,6 @@ from strawberry.extensions import SchemaExtension
 import metrics
 from gql.errors import INTERNAL, KNOWN_CODES
 
-TRANSITIONS = {"pauseMailing": "pause", "resumeMailing": "resume", "cancelMailing": "cancel"}
 UNKNOWN = "unknown"
 
 
@@ -32,8 +31,6 @@ class OperationMetrics(SchemaExtension):
         )
         outcome = self._outcome()
         metrics.GRAPHQL_OPERATIONS.labels(type=kind, field=field, outcome=outcome).inc()
-        if outcome == "ok" and kind == "mutation" and field in TRANSITIONS:
-            metrics.MAILING_TRANSITIONS.labels(event=TRANSITIONS[field]).inc()
 
     def _operation(self) -> tuple[str, str]:
         context = self.execution_context

@@ -47,12 +47,12 @@ from gql.resolvers.live import read_snapshot
 from gql.schema import build_schema
 from gql.shared import SharedStreams
 from gql.websocket import AuthenticatedTransportWS, SafeCloseWebSocketAdapter, bearer
-from herald import db
+from herald import db, tree
 from herald.clock import utc_now
 from herald.events import Notifier, publish
 from herald.settings import Settings
 from jobs.start import enqueue_start
-from jobs.worker import DeliveryWorker, redis_client
+from jobs.worker import redis_client
 from models import health
 from models.mailing import Mailing
 from models.token import role_for
@@ -70,8 +70,8 @@ class AppState:
     migrate: bool = True
     manage_db: bool = True
     delivery: bool = False  # Redis (embedded if REDIS_URL is unset) and enqueueing of starts
-    run_worker: bool = False  # an in-process arq worker with the send loop
-    probe_sim: bool = False  # start the probe simulator in-process and send to it
+    workers: int = 0  # `herald worker` processes to supervise (herald/supervisor.py)
+    probe_sim: bool = False  # run the probe simulator in its own process and send to it
     on_mailing_change: Callable[[int, Mailing | None], Awaitable[None]] | None = None
     hub: Hub | None = None
     redis: ArqRedis | None = None  # the pool of `delivery`, checked by /readyz
@@ -291,22 +291,21 @@ def _too_large(limit: int, accept: str) -> Response:
 @contextlib.asynccontextmanager
 async def delivery(state: AppState) -> AsyncIterator[None]:
     """Redis (a private one when REDIS_URL is unset), the start-job enqueuer and, optionally,
-    the probe simulator and an in-process worker; all stopped in reverse order on exit."""
+    the probe simulator's process and the worker processes; all stopped in reverse order on
+    exit, so the workers drain while the Redis and the simulator they use are still there."""
     async with contextlib.AsyncExitStack() as stack:
         settings = state.settings
+        children: dict[str, str] = {}  # what the worker processes use besides the environment
         if state.probe_sim:
-            from tools.probesim import SimConfig, start_simulator  # only when asked to run it
-
-            sim = await start_simulator(SimConfig(latency_ms=20, jitter_ms=10), port=0)
-            stack.push_async_callback(sim.stop)
-            settings = replace(settings, probe_url=sim.url)
-            log.info("probe simulator on %s (PROBE_URL was not set)", sim.url)
+            settings = replace(settings, probe_url=await tree.probe_sim(stack, settings))
+            children["PROBE_URL"] = settings.probe_url
+            log.info("probe simulator on %s (PROBE_URL was not set)", settings.probe_url)
         redis_url = settings.redis_url
         if not redis_url:
             embedded = await stack.enter_async_context(EmbeddedRedis(settings.data_dir))
             # Restarted whenever it dies (cancelled before it is stopped on exit).
             stack.push_async_callback(_cancel, asyncio.create_task(embedded.supervise()))
-            redis_url = embedded.url
+            redis_url = children["REDIS_URL"] = embedded.url
             log.info("embedded Redis on %s (REDIS_URL was not set)", redis_url)
         # Not arq's create_pool: it pings, retries for ~7 s and raises. The API serves
         # without Redis (mutations never wait on it; the workers' sweep starts due mailings
@@ -348,11 +347,8 @@ async def delivery(state: AppState) -> AsyncIterator[None]:
         else:  # live watchers refresh every 3 s meanwhile; listen once Redis answers
             waiting = asyncio.create_task(_start_when_answering(pool, state.hub))
             stack.push_async_callback(_cancel, waiting)
-        if state.run_worker:
-            worker = DeliveryWorker(
-                settings, arq_settings(redis_url), clock=utc_now, publish=publish
-            )
-            stack.push_async_callback(_stop_worker, worker, asyncio.create_task(worker.run()))
+        if state.workers:
+            await tree.workers(stack, settings, state.workers, children)
         yield
 
 
@@ -381,11 +377,6 @@ async def _cancel(task: asyncio.Task[None]) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
-
-
-async def _stop_worker(worker: DeliveryWorker, task: asyncio.Task[None]) -> None:
-    worker.stop()
-    await task  # the drain: sends in flight answered and written
 
 
 LOOPBACK = frozenset({"127.0.0.1", "::1"})

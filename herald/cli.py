@@ -6,9 +6,11 @@ import argparse
 import asyncio
 import logging
 import os
+import shutil
 import signal
 import sys
 from collections.abc import Callable, Coroutine, Mapping
+from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 from tortoise.exceptions import DBConnectionError
@@ -20,7 +22,8 @@ from models.token import ApiToken, Role, create_token
 
 log = logging.getLogger("herald")
 T = TypeVar("T")
-SERVE_FLAGS = {"host": "HOST", "port": "PORT"}  # `herald serve` options that set a setting
+# `herald serve` options that set a setting
+SERVE_FLAGS = {"host": "HOST", "port": "PORT", "workers": "WORKERS"}
 
 
 def _fail(message: str) -> NoReturn:
@@ -59,7 +62,10 @@ def _settings(flags: Mapping[str, str] | None = None) -> Settings:
 
 
 def _flags(args: argparse.Namespace) -> dict[str, str]:
-    return {var: getattr(args, f) for f, var in SERVE_FLAGS.items() if getattr(args, f) is not None}
+    flags = {f: getattr(args, f) for f in SERVE_FLAGS if getattr(args, f, None) is not None}
+    if getattr(args, "no_worker", False):
+        flags.setdefault("workers", "0")
+    return {SERVE_FLAGS[f]: value for f, value in flags.items()}
 
 
 async def _first_run_token(settings: Settings) -> None:
@@ -92,40 +98,79 @@ async def _prepare(settings: Settings, migrate: bool) -> None:
 
 
 def serve(args: argparse.Namespace) -> None:
-    import uvicorn
-
-    from herald.app import AppState, create_app
-    from herald.logging import setup_logging
-
     settings = _settings(_flags(args))
     try:
         sock = claim(settings)
     except Refused as exc:
         _fail(str(exc))
+    # Before prometheus-client is imported: its multiprocess mode is chosen at import.
+    metrics_dir = own_metrics_dir(settings.data_dir)
+    import uvicorn
+
+    from herald.app import AppState, create_app
+    from herald.logging import setup_logging
+    from herald.supervisor import default_workers
+
     setup_logging(settings.log_format, settings.log_level)
     _run(_prepare(settings, migrate=not args.no_migrate))
+    workers = default_workers() if settings.workers is None else settings.workers
     app = create_app(
         AppState(
             settings=settings,
             migrate=False,
             delivery=True,
-            run_worker=not args.no_worker,
+            workers=workers,
             probe_sim=args.probe_sim and not settings.probe_url_explicit,
         )
     )
     host, port = sock.getsockname()[:2]
-    log.info("Herald on http://%s:%d/graphql", host, port)
+    log.info("Herald on http://%s:%d/graphql (%d worker processes)", host, port, workers)
     config = uvicorn.Config(app, log_config=None, proxy_headers=False, timeout_graceful_shutdown=10)
     server = uvicorn.Server(config)
+    # uvicorn re-raises the signal that stopped it once its graceful shutdown (which stops the
+    # workers, the simulator and Redis) is done: handled here, a stop by SIGTERM exits 0 too.
+    signal.signal(signal.SIGTERM, lambda *_: None)
     try:
         server.run(sockets=[sock])
-    except KeyboardInterrupt:  # uvicorn re-raises SIGINT after its graceful shutdown
+    except KeyboardInterrupt:  # SIGINT, re-raised the same way
         pass
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
     if not server.started:
         raise SystemExit(3)  # as uvicorn.run: the app's start-up failed (logged above)
 
 
-def worker(_: argparse.Namespace) -> None:
+def own_metrics_dir(data_dir: Path) -> Path | None:
+    """prometheus-client's multiprocess mode for this process tree: unless
+    PROMETHEUS_MULTIPROC_DIR is set, a fresh directory DATA_DIR/prometheus/<pid> that the
+    workers inherit, so /metrics merges every process of this `herald serve`; directories left
+    by trees that are gone (their pid no longer runs) are removed. Returns the directory to
+    remove on exit (None when the operator chose one)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return None
+    root = data_dir.resolve() / "prometheus"
+    for stale in root.glob("*"):
+        if not stale.name.isdigit() or not _running(int(stale.name)):
+            shutil.rmtree(stale, ignore_errors=True)
+    own = root / str(os.getpid())
+    shutil.rmtree(own, ignore_errors=True)
+    own.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(own)
+    return own
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return pid != os.getpid()
+
+
+def worker(args: argparse.Namespace) -> None:
     from herald.clock import utc_now
     from herald.events import publish
     from herald.logging import setup_logging
@@ -143,7 +188,8 @@ def worker(_: argparse.Namespace) -> None:
     setup_logging(settings.log_format, settings.log_level)
 
     async def run() -> None:
-        await db.migrate(settings.database_url)
+        if not args.no_migrate:
+            await db.migrate(settings.database_url)
         await db.connect(settings.database_url)
         try:
             delivery = DeliveryWorker(
@@ -211,8 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser(
         "serve",
-        help="run the API (and, by default, an in-process worker)",
-        description="Run the API (and, by default, an in-process worker).",
+        help="run the API and supervise delivery worker processes",
+        description="Run the API and supervise delivery worker processes (restarted with "
+        "backoff when they die, drained on Ctrl-C or SIGTERM).",
         epilog=EPILOG,
     )
     # Strings, validated with the settings they override (one line on a bad value).
@@ -227,16 +274,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not apply pending migrations (default: apply them; no variable)",
     )
     p.add_argument(
+        "--workers",
+        metavar="N",
+        help="delivery worker processes to run and supervise, 0 for the API only "
+        "(default: auto, half the cores and at least 1; variable WORKERS)",
+    )
+    p.add_argument(
         "--no-worker",
         action="store_true",
-        help="API only: leave sending to separate `herald worker` processes "
-        "(default: an in-process worker; no variable)",
+        help="the same as --workers 0: leave sending to separate `herald worker` processes "
+        "(default: off; no variable)",
     )
     p.add_argument(
         "--probe-sim",
         action="store_true",
-        help="unless PROBE_URL is set, start the probe simulator and send to it "
-        "(default: off; no variable)",
+        help="unless PROBE_URL is set, run the probe simulator in its own process and send to "
+        "it (default: off; no variable)",
     )
     p.set_defaults(func=serve)
     p = sub.add_parser(
@@ -244,6 +297,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="run a delivery worker (needs REDIS_URL)",
         description="Run a delivery worker (needs REDIS_URL).",
         epilog=EPILOG,
+    )
+    p.add_argument(
+        "--no-migrate",
+        action="store_true",
+        help="do not apply pending migrations (default: apply them; no variable)",
     )
     p.set_defaults(func=worker)
     p = sub.add_parser("migrate", help="apply pending database migrations", epilog=EPILOG)

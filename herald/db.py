@@ -29,7 +29,13 @@ MODEL_MODULES = [
 # process's write to commit before SQLite answers "database is locked"; write transactions take
 # the lock up front (models/sql.py write_transaction), so waiting is all they ever need to do.
 SQLITE_BUSY_TIMEOUT_MS = 5_000
-SQLITE_PRAGMAS = {"busy_timeout": SQLITE_BUSY_TIMEOUT_MS, "synchronous": "NORMAL"}
+# WAL (tortoise's default too, stated here since the process tree relies on it): readers in
+# the API never wait for a worker's write.
+SQLITE_PRAGMAS = {
+    "journal_mode": "WAL",
+    "busy_timeout": SQLITE_BUSY_TIMEOUT_MS,
+    "synchronous": "NORMAL",
+}
 
 
 def connection_config(database_url: str) -> str | dict[str, Any]:

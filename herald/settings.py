@@ -77,6 +77,8 @@ class Settings:
     queue_name: str = "herald:queue"
     allowed_origins: tuple[str, ...] = ()
     metrics_access: str = "local"  # /metrics: local (loopback or admin token), token, public
+    workers: int | None = None  # `herald serve`'s worker processes; None: default_workers()
+    probe_sim_latency_ms: float = 20.0  # `herald serve --probe-sim`: the simulator's latency
     probe_url_explicit: bool = False  # PROBE_URL was set (so `serve --probe-sim` must not override)
 
     def __repr__(self) -> str:
@@ -129,6 +131,10 @@ class Settings:
             ),
             metrics_access=_choice(
                 "METRICS_ACCESS", env.get("METRICS_ACCESS", "local"), ("local", "token", "public")
+            ),
+            workers=_workers(env.get("WORKERS", "auto")),
+            probe_sim_latency_ms=_float(
+                "PROBE_SIM_LATENCY_MS", env.get("PROBE_SIM_LATENCY_MS", "20"), 0
             ),
         )
 
@@ -199,6 +205,8 @@ def _http_url(name: str, value: str) -> str:
 
 def _int(name: str, value: str, low: int, high: int | None = None) -> int:
     try:
+        if not value.isascii():  # int() and float() take the digits of any script
+            raise ValueError(value)
         number = int(value)
     except ValueError:
         raise SettingsError(name, "expected an integer") from None
@@ -207,8 +215,20 @@ def _int(name: str, value: str, low: int, high: int | None = None) -> int:
     return number
 
 
+MAX_WORKERS = 64
+
+
+def _workers(value: str) -> int | None:
+    """`auto` (or empty): half the cores, at least one; else a count, 0 for API only."""
+    if value.strip() in ("", "auto"):
+        return None
+    return _int("WORKERS", value.strip(), 0, MAX_WORKERS)
+
+
 def _float(name: str, value: str, low: float) -> float:
     try:
+        if not value.isascii():
+            raise ValueError(value)
         number = float(value)
     except ValueError:
         raise SettingsError(name, "expected a number") from None

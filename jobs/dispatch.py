@@ -121,7 +121,7 @@ class Dispatcher:
             await asyncio.wait_for(self.stopping.wait(), seconds)
 
     async def _step(self) -> None:
-        metrics.HEARTBEAT.set_to_current_time()
+        metrics.HEARTBEAT.labels("worker").set_to_current_time()
         room = self.window.size - len(self.in_flight)
         if room < max(1, min(self.settings.batch_size, self.window.size) // 4):
             await asyncio.wait(self.in_flight, return_when=asyncio.FIRST_COMPLETED)

@@ -29,7 +29,8 @@ async def _sweep(ctx: dict[str, Any]) -> None:
             metrics.MAILING_TRANSITIONS.labels(event="start").inc()
             log.info("mailing started by the sweep", extra={"mailing_id": mailing_id})
     active = await schedule.active_mailing_ids()
-    await schedule.finish_unstarted_past_end(now)
+    if lapsed := await schedule.finish_unstarted_past_end(now):
+        metrics.MAILING_TRANSITIONS.labels(event="lapse").inc(lapsed)
     await schedule.reclaim_expired_leases(now)
     await schedule.expire_ended(now)
     await schedule.cancel_orphans(now)

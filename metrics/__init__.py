@@ -87,10 +87,16 @@ SUBSCRIPTIONS = Gauge(
     "Active GraphQL subscriptions over websockets",
     multiprocess_mode="livesum",
 )
+PROCESS_RESTARTS = Counter(
+    "herald_process_restarts",
+    "Child processes of `herald serve` restarted after they died, by kind (worker, probe-sim)",
+    ["process"],
+)
 HEARTBEAT = Gauge(
     "herald_worker_heartbeat_timestamp_seconds",
     "Unix time of each live worker's last send-loop step (one series per process: pid label"
-    " in multiprocess mode)",
+    " in multiprocess mode; labelled so that processes without a send loop show none)",
+    ["kind"],
     multiprocess_mode="liveall",
 )
 

@@ -227,10 +227,12 @@ async def finish_done(now: datetime) -> list[int]:
     return [int(r["id"]) for r in rows]
 
 
-async def finish_unstarted_past_end(now: datetime) -> None:
+async def finish_unstarted_past_end(now: datetime) -> int:
     """A SCHEDULED mailing whose whole period passed (the service was down) never started:
-    it finishes with no messages rather than sending late."""
-    await move_mailings(MailingEvent.LAPSE, now, assign={"finished_at": now}, end_at__lte=now)
+    it finishes with no messages rather than sending late. Returns how many did."""
+    return await move_mailings(
+        MailingEvent.LAPSE, now, assign={"finished_at": now}, end_at__lte=now
+    )
 
 
 async def windowed_running(now: datetime) -> list[Mailing]:

@@ -8,13 +8,17 @@ import json
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from herald.app import AppState, create_app
+from herald.clock import utc_now
 from herald.settings import Settings
+from jobs.sweep import sweep
+from models.mailing import Mailing
 from tests.support.api import GQL, error_of
 from tests.support.delivery import all_final, clients, mailing
 from tests.support.engine import Engine, wait_for
@@ -113,6 +117,35 @@ def _no_ids_in_labels(text: str) -> None:
                 if label in ("le", "generation", "major", "minor", "patchlevel", "version"):
                     continue
                 assert not re.search(r"\d", label_value), (sample.name, label, label_value)
+
+
+async def test_pause_resume_before_start_and_lapse_are_counted_by_event(engine: Engine) -> None:
+    http = engine.gql.http
+    before = await scrape(http)
+    future = await mailing(engine, start=timedelta(hours=1), end=timedelta(hours=2))
+    await engine.gql.ok("mutation($id: ID!) { pauseMailing(id: $id) { id } }", id=future)
+    resumed = await engine.gql.ok(
+        "mutation($id: ID!) { resumeMailing(id: $id) { state } }", id=future
+    )
+    assert resumed["resumeMailing"]["state"] == "SCHEDULED"
+    lapsing = await mailing(engine, start=timedelta(hours=1), end=timedelta(hours=2))
+    ended = datetime.now(UTC) - timedelta(
+        minutes=1
+    )  # its whole period passed while Herald was down
+    await Mailing.filter(id=lapsing).update(start_at=ended - timedelta(hours=1), end_at=ended)
+
+    async def announce(_: object) -> None:
+        return None
+
+    await sweep({"clock": utc_now, "publish": announce})
+    after = await scrape(http)
+
+    def moved(event: str) -> float:
+        name = "herald_mailing_transitions_total"
+        return value(after, name, event=event) - value(before, name, event=event)
+
+    assert (moved("pause"), moved("resume_unstarted"), moved("resume")) == (1, 1, 0)
+    assert moved("lapse") == 1
 
 
 async def test_graphql_errors_are_counted_by_code(gql: GQL) -> None:

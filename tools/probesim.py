@@ -13,6 +13,7 @@ import json
 import os
 import random
 import signal
+import socket
 import time
 from collections import Counter
 from collections.abc import Mapping
@@ -316,28 +317,41 @@ class RunningSim:
         await asyncio.gather(*self.state.background, return_exceptions=True)
 
 
-async def start_simulator(config: SimConfig, host: str = "127.0.0.1", port: int = 0) -> RunningSim:
-    """Start the simulator on ``host:port`` (port 0 picks a free one); downtime counts from now."""
+async def start_simulator(
+    config: SimConfig, host: str = "127.0.0.1", port: int = 0, sock: socket.socket | None = None
+) -> RunningSim:
+    """Start the simulator on ``host:port`` (port 0 picks a free one), or on a bound socket
+    handed over by a supervisor (``sock``); downtime counts from now."""
     app = create_app(config)
     # handler_cancellation: a request whose client gave up (its deadline passed) is dropped,
     # not accepted afterwards, as a server that notices the disconnect would.
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0, handler_cancellation=True)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, backlog=1024)
+    site: web.BaseSite = (
+        web.SockSite(runner, sock, backlog=1024)
+        if sock is not None
+        else web.TCPSite(runner, host, port, backlog=1024)
+    )
     try:
         await site.start()
     except BaseException:
         await runner.cleanup()
         raise
     app[STATE].started = time.monotonic()
-    bound_port = int(runner.addresses[0][1])
-    return RunningSim(app=app, runner=runner, host=host, port=bound_port)
+    bound_host, bound_port = runner.addresses[0][:2]
+    return RunningSim(app=app, runner=runner, host=str(bound_host), port=int(bound_port))
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="herald probe-sim", description=__doc__)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8081)
+    p.add_argument(
+        "--fd",
+        type=int,
+        metavar="N",
+        help="serve on the bound socket inherited as file descriptor N (host and port ignored)",
+    )
     for name in _FLOAT_KNOBS:
         default = getattr(SimConfig, name)
         p.add_argument(f"--{name.replace('_', '-')}", type=float, default=default)
@@ -348,8 +362,11 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def parse_args(argv: list[str] | None, environ: Mapping[str, str]) -> tuple[SimConfig, str, int]:
-    """(config, host, port) from the command line; the token comes from the environment only."""
+def parse_args(
+    argv: list[str] | None, environ: Mapping[str, str]
+) -> tuple[SimConfig, str, int, int | None]:
+    """(config, host, port, fd) from the command line; the token comes from the environment
+    only."""
     parser = _parser()
     args = parser.parse_args(argv)
     token = None
@@ -366,11 +383,12 @@ def parse_args(argv: list[str] | None, environ: Mapping[str, str]) -> tuple[SimC
         apply_update(config, knobs)
     except ValueError as exc:
         parser.error(str(exc))
-    return config, args.host, args.port
+    return config, args.host, args.port, args.fd
 
 
-async def _serve(config: SimConfig, host: str, port: int) -> None:
-    sim = await start_simulator(config, host, port)
+async def _serve(config: SimConfig, host: str, port: int, fd: int | None = None) -> None:
+    sock = socket.socket(fileno=fd) if fd is not None else None
+    sim = await start_simulator(config, host, port, sock=sock)
     print(f"probe-sim listening on {sim.url}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -384,5 +402,5 @@ async def _serve(config: SimConfig, host: str, port: int) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """``herald probe-sim``: serve until SIGINT/SIGTERM."""
-    config, host, port = parse_args(argv, os.environ)
-    asyncio.run(_serve(config, host, port))
+    config, host, port, fd = parse_args(argv, os.environ)
+    asyncio.run(_serve(config, host, port, fd))

@@ -74,12 +74,21 @@ def arq_settings(url: str) -> RedisSettings:
     )
 
 
-def _die_with_parent() -> Callable[[], None] | None:
-    """Linux: have the kernel SIGTERM redis if Herald dies without cleaning up (e.g. SIGKILL)."""
+def die_with_parent() -> Callable[[], None] | None:
+    """A `preexec_fn` for Linux: the kernel sends the child SIGTERM when the process that
+    started it dies, however it dies (SIGKILL included), so no child outlives Herald. A parent
+    that died between the fork and the prctl is caught by comparing the parent pid."""
     if not sys.platform.startswith("linux"):
         return None
     prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved before fork
-    return lambda: prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return preexec
 
 
 async def _is_listening(path: Path) -> bool:
@@ -156,7 +165,7 @@ class EmbeddedRedis:
                 stdout=out,
                 stderr=out,
                 start_new_session=True,
-                preexec_fn=_die_with_parent(),
+                preexec_fn=die_with_parent(),
             )
         client = aioredis.Redis(unix_socket_path=str(sock), socket_connect_timeout=1.0)
         try:

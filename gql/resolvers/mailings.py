@@ -6,6 +6,7 @@ import dataclasses
 
 import strawberry
 
+import metrics
 from gql.audit import audit
 from gql.context import Context
 from gql.ids import parse_id
@@ -26,6 +27,7 @@ from models.mailing import (
     UNSET,
     AudienceFilter,
     Mailing,
+    MailingState,
     Window,
     validate_aware,
     validate_filter,
@@ -33,6 +35,7 @@ from models.mailing import (
 )
 from models.mailing import MailingPatch as DomainPatch
 from models.pages import keyset_page
+from models.transitions import MailingEvent
 
 Info = strawberry.Info[Context, None]
 
@@ -123,6 +126,7 @@ async def delete_mailing(info: Info, id: strawberry.ID) -> strawberry.ID:
 
 async def pause_mailing(info: Info, id: strawberry.ID) -> MailingType:
     row = await lifecycle.pause_mailing(parse_id(id), info.context.now())
+    metrics.MAILING_TRANSITIONS.labels(event=MailingEvent.PAUSE).inc()
     audit("pauseMailing", mailing_id=row.id)
     await info.context.after_mailing_change(row.id, row)
     return MailingType.from_model(row)
@@ -130,6 +134,9 @@ async def pause_mailing(info: Info, id: strawberry.ID) -> MailingType:
 
 async def resume_mailing(info: Info, id: strawberry.ID) -> MailingType:
     row = await lifecycle.resume_mailing(parse_id(id), info.context.now())
+    started = row.state != MailingState.SCHEDULED  # resumed before its start: SCHEDULED again
+    event = MailingEvent.RESUME if started else MailingEvent.RESUME_UNSTARTED
+    metrics.MAILING_TRANSITIONS.labels(event=event).inc()
     audit("resumeMailing", mailing_id=row.id)
     await info.context.after_mailing_change(row.id, row)
     return MailingType.from_model(row)
@@ -137,6 +144,7 @@ async def resume_mailing(info: Info, id: strawberry.ID) -> MailingType:
 
 async def cancel_mailing(info: Info, id: strawberry.ID) -> MailingType:
     row = await lifecycle.cancel_mailing(parse_id(id), info.context.now())
+    metrics.MAILING_TRANSITIONS.labels(event=MailingEvent.CANCEL).inc()
     audit("cancelMailing", mailing_id=row.id)
     await info.context.after_mailing_change(row.id, row)
     return MailingType.from_model(row)

@@ -20,7 +20,7 @@ from tests.support.delivery import (
     status_counts,
 )
 from tests.support.engine import Engine, wait_for
-from tests.support.procs import running, spawn, stop
+from tests.support.procs import children, running, spawn, stop
 from tests.support.redis import RedisProcess
 
 
@@ -73,7 +73,7 @@ async def test_serve_restarts_its_embedded_redis_and_delivery_goes_on(
     engine: Engine, tmp_path: Path
 ) -> None:
     """`herald serve` with no REDIS_URL runs a private redis-server: killed, it is started
-    again on the same socket; the in-process worker keeps sending meanwhile and reconnects."""
+    again on the same socket; its worker process keeps sending meanwhile and reconnects."""
     n = 3000
     await clients(engine, n)
     engine.configure(latency_ms=20)
@@ -114,15 +114,7 @@ async def test_serve_restarts_its_embedded_redis_and_delivery_goes_on(
 
 def _child_redis(parent: int) -> int:
     """The redis-server started by process `parent`."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == parent and b"redis-server" in cmdline:
-            return int(entry.name)
+    for pid, cmdline in children(parent).items():
+        if b"redis-server" in cmdline:
+            return pid
     raise AssertionError(f"no redis-server child of {parent}")

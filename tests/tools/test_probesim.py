@@ -271,7 +271,7 @@ async def test_binds_loopback_by_default() -> None:
 
 def test_parse_args_reads_token_from_environment_only() -> None:
     argv = ["--token-env", "SIM_TOKEN", "--error-rate", "0.25", "--down-after", "5"]
-    config, host, port = parse_args([*argv, "--down-for", "10"], {"SIM_TOKEN": TOKEN})
+    config, host, port, _ = parse_args([*argv, "--down-for", "10"], {"SIM_TOKEN": TOKEN})
     assert (host, port) == ("127.0.0.1", 8081)
     assert config.token == TOKEN
     assert config.error_rate == 0.25
