@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -18,6 +19,7 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -122,6 +124,97 @@ async def gql(
     return body["data"]  # type: ignore[no-any-return]
 
 
+@dataclass
+class Tree:
+    """The processes under test: where the API and the simulator answer, and which pids are
+    the API and the worker (for CPU and RSS)."""
+
+    api: str
+    sim: str  # the simulator's base URL (no /v1)
+    api_pid: int
+    worker_pid: int
+
+
+@contextlib.asynccontextmanager
+async def split_tree(latency_ms: int, env: dict[str, str], workdir: Path) -> AsyncIterator[Tree]:
+    """The simulator, `herald serve --workers 0` and one `herald worker`, each started here."""
+    sim_port, api_port = free_port(), free_port()
+    env = {**env, "PROBE_URL": f"http://127.0.0.1:{sim_port}/v1", "PORT": str(api_port)}
+    with (
+        process(sim_command(sim_port, latency_ms), env, workdir / "sim.log"),
+        process(
+            [PY, "-m", "herald.cli", "serve", "--workers", "0"], env, workdir / "api.log"
+        ) as api,
+        process([PY, "-m", "herald.cli", "worker"], env, workdir / "worker.log") as worker,
+    ):
+        tree = Tree(
+            f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{sim_port}", api.pid, worker.pid
+        )
+        await wait_http(f"{tree.api}/health")
+        await wait_http(f"{tree.sim}/_sim/stats")
+        yield tree
+
+
+@contextlib.asynccontextmanager
+async def default_tree(latency_ms: int, env: dict[str, str], workdir: Path) -> AsyncIterator[Tree]:
+    """`herald serve --probe-sim` as `make run` starts it: no DATABASE_URL, REDIS_URL or
+    PROBE_URL (SQLite and a private Redis in a fresh DATA_DIR, the simulator and the default
+    number of workers as its children)."""
+    api_port = free_port()
+    data = workdir / f"default-{latency_ms}"
+    env = {k: v for k, v in env.items() if k not in ("DATABASE_URL", "REDIS_URL", "PROBE_URL")}
+    env = {**env, "DATA_DIR": str(data), "PORT": str(api_port), "LOG_LEVEL": "INFO"}
+    env["PROBE_SIM_LATENCY_MS"] = str(latency_ms)
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    log = workdir / "default.log"
+    with process([PY, "-m", "herald.cli", "serve", "--probe-sim"], env, log) as api:
+        api_url = f"http://127.0.0.1:{api_port}"
+        await wait_http(f"{api_url}/health")
+        sim = re.search(r"probe simulator on (http://[\d.:]+)/v1", log.read_text())
+        workers = [pid for pid, cmd in children(api.pid).items() if b"herald.cli worker" in cmd]
+        if sim is None or not workers:
+            raise RuntimeError(f"herald serve --probe-sim did not start: {log.read_text()}")
+        await wait_http(f"{sim.group(1)}/_sim/stats")
+        yield Tree(api_url, sim.group(1), api.pid, workers[0])
+
+
+def children(parent: int) -> dict[int, bytes]:
+    found = {}
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == parent:
+                found[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+    return found
+
+
+PROBES = {  # the API calls timed during delivery
+    "stats": "{ stats { messages } }",
+    "mailing { stats }": "query($id: ID!) { mailing(id: $id) { stats { total } } }",
+    "clients(first: 50)": "{ clients(first: 50) { edges { node { id phone } } } }",
+    "createClient": (
+        'mutation($p: String!) { createClient(input: {phone: $p, timezone: "UTC"}) { id } }'
+    ),
+}
+
+
+async def probe_api(
+    session: aiohttp.ClientSession, url: str, token: str, mailing_id: str, done: asyncio.Event
+) -> dict[str, list[float]]:
+    """Each of PROBES in turn, 20 ms apart, until `done`: the latencies, by call."""
+    times: dict[str, list[float]] = {name: [] for name in PROBES}
+    phones = iter(range(78_000_000_000, 79_000_000_000))
+    while not done.is_set():
+        for name, query in PROBES.items():
+            variables = {"id": mailing_id} if "$id" in query else {}
+            if "$p" in query:
+                variables = {"p": str(next(phones))}
+            t0 = time.perf_counter()
+            await gql(session, url, token, query, **variables)
+            times[name].append(time.perf_counter() - t0)
+            await asyncio.sleep(0.02)
+    return times
+
+
 async def delivery(
     n: int,
     latency_ms: int,
@@ -129,35 +222,25 @@ async def delivery(
     workdir: Path,
     in_flight: int,
     watchers: int = 0,
-) -> dict[str, float]:
+    default_mode: bool = False,
+) -> dict[str, Any]:
     """createMailing → last acceptance for n clients, with the API and a worker running
-    (and, with `watchers`, that many websocket subscribers on the API watching it)."""
-    sim_port, api_port = free_port(), free_port()
-    sim_url = f"http://127.0.0.1:{sim_port}/v1"
+    (and, with `watchers`, that many websocket subscribers on the API watching it), while the
+    API calls of PROBES are timed."""
     token = secrets.token_urlsafe(16)
     env = {
         **env,
-        "PROBE_URL": sim_url,
         "PROBE_TOKEN": "bench",
         "API_ADMIN_TOKEN": token,
-        "PORT": str(api_port),
         "LOG_LEVEL": "WARNING",
         "MAX_IN_FLIGHT": str(in_flight),
     }
-    with (
-        process(sim_command(sim_port, latency_ms), env, workdir / "sim.log"),
-        process(
-            [PY, "-m", "herald.cli", "serve", "--no-worker"], env, workdir / "api.log"
-        ) as api_proc,
-        process([PY, "-m", "herald.cli", "worker"], env, workdir / "worker.log") as worker,
-    ):
-        api = f"http://127.0.0.1:{api_port}"
-        await wait_http(f"{api}/health")
-        await wait_http(f"{sim_url.rsplit('/v1', 1)[0]}/_sim/stats")
+    tree_of = default_tree if default_mode else split_tree
+    async with tree_of(latency_ms, env, workdir) as tree:
+        api, sim = tree.api, tree.sim
         async with aiohttp.ClientSession() as session:
             await import_clients(session, f"{api}/graphql", token, n)
             now = datetime.now(UTC)
-            api_lat: list[float] = []
             lead = timedelta(seconds=20 if watchers else 0)
             created = await gql(
                 session,
@@ -174,29 +257,31 @@ async def delivery(
             started = datetime.fromisoformat(created["createMailing"]["startAt"]).timestamp()
             crowd = None
             if watchers:
-                ws_url = f"ws://127.0.0.1:{api_port}/graphql"
+                ws_url = api.replace("http://", "ws://") + "/graphql"
                 crowd = Watchers(ws_url, token, int(created["createMailing"]["id"]), watchers)
                 await crowd.start()
                 if time.time() > started:
                     raise RuntimeError("watchers connected too slowly; raise the lead time")
-            cpu_before, wall_before = cpu_seconds(api_proc.pid), time.time()
+            cpu_before, wall_before = cpu_seconds(tree.api_pid), time.time()
             own_before = cpu_seconds(os.getpid())
-            stats_url = f"{sim_url.rsplit('/v1', 1)[0]}/_sim/stats"
+            done = asyncio.Event()
+            prober = asyncio.create_task(
+                probe_api(session, f"{api}/graphql", token, created["createMailing"]["id"], done)
+            )
             while True:
-                t0 = time.perf_counter()
-                await gql(session, f"{api}/graphql", token, "{ stats { messages } }")
-                api_lat.append(time.perf_counter() - t0)
-                async with session.get(stats_url) as response:
+                async with session.get(f"{sim}/_sim/stats") as response:
                     stats = await response.json()
                 if stats["unique_accepted"] >= n:
                     break
                 if time.time() - started > 600:
                     raise RuntimeError(f"only {stats['unique_accepted']} of {n} accepted")
                 await asyncio.sleep(0.25)
-            async with session.get(f"{sim_url.rsplit('/v1', 1)[0]}/_sim/deliveries") as r:
+            done.set()
+            latencies = await prober
+            async with session.get(f"{sim}/_sim/deliveries") as r:
                 accepted = sorted(d["at"] for d in (await r.json())["deliveries"])
             last = accepted[-1]
-            rss = peak_rss_mb(worker.pid)
+            rss = peak_rss_mb(tree.worker_pid)
             extra: dict[str, float] = {}
             if crowd is not None:
                 await crowd.finish(limit=120)
@@ -206,22 +291,34 @@ async def delivery(
                     "lag_p95": percentile(lags, 0.95) * 1000,
                     "lag_max": max(lags) * 1000,
                     "final": float(crowd.all_final(n)),
-                    "api_cpu": (cpu_seconds(api_proc.pid) - cpu_before)
+                    "api_cpu": (cpu_seconds(tree.api_pid) - cpu_before)
                     / (time.time() - wall_before),
-                    "api_rss": peak_rss_mb(api_proc.pid),
+                    "api_rss": peak_rss_mb(tree.api_pid),
                     "client_cpu": (cpu_seconds(os.getpid()) - own_before)
                     / (time.time() - wall_before),
                 }
-        api_lat.sort()
         return {
             **extra,
             "rate": n / (last - started),
             "seconds": last - started,
             "rss": rss,
             "dups": stats["duplicates"],
-            "api_p50": api_lat[len(api_lat) // 2] * 1000,
-            "api_max": api_lat[-1] * 1000,
+            "api": {
+                name: (percentile(ts, 0.5) * 1000, percentile(ts, 0.99) * 1000, len(ts))
+                for name, ts in latencies.items()
+            },
         }
+
+
+def api_rows(result: dict[str, Any], label: str) -> list[tuple[str, str, str]]:
+    return [
+        (
+            f"API `{name}` during delivery, {label}",
+            f"p99 {p99:.0f} ms",
+            f"p50 {p50:.0f} ms, {count} calls; target p99 ≤ 50 ms",
+        )
+        for name, (p50, p99, count) in result["api"].items()
+    ]
 
 
 async def sent_times(database_url: str, mailing_id: int) -> list[float]:
@@ -265,6 +362,7 @@ async def redis_for_bench(workdir: Path) -> AsyncIterator[str]:
 
 async def main(args: argparse.Namespace) -> None:
     rows: list[tuple[str, str, str]] = []
+    split: dict[int, dict[str, Any]] = {}  # the separate-process results, by latency
     with tempfile.TemporaryDirectory(prefix="herald-bench-") as tmp:
         workdir = Path(tmp)
         async with redis_for_bench(workdir) as redis_url:
@@ -281,6 +379,7 @@ async def main(args: argparse.Namespace) -> None:
                     "DATA_DIR": str(workdir),
                 }
                 result = await delivery(args.messages, latency, env, workdir, args.in_flight)
+                split[latency] = result
                 sim_port = free_port()
                 with process(sim_command(sim_port, latency), env, workdir / "ceil.log"):
                     await wait_http(f"http://127.0.0.1:{sim_port}/_sim/stats")
@@ -302,13 +401,11 @@ async def main(args: argparse.Namespace) -> None:
                         f"{args.in_flight} in flight",
                     ),
                     (f"worker peak RSS, {latency} ms", f"{result['rss']:.0f} MB", "VmHWM"),
-                    (
-                        f"API `stats` during delivery, {latency} ms",
-                        f"p50 {result['api_p50']:.0f} ms",
-                        f"max {result['api_max']:.0f} ms",
-                    ),
+                    *api_rows(result, f"{latency} ms"),
                     (f"duplicates at the probe, {latency} ms", f"{result['dups']}", ""),
                 ]
+            if args.default_mode:
+                rows += await default_rows(args, workdir, split.get(0))
             if args.watchers:
                 rows += await live_rows(args, workdir, redis_url)
         fan = await fanout_rows(args.fanout, workdir)
@@ -319,6 +416,36 @@ async def main(args: argparse.Namespace) -> None:
     for name, value, note in rows:
         print(f"{name:<{width}}  {value:>14}  {note}")
     print(json.dumps({"machine": f"{os.cpu_count()} cores", "python": sys.version.split()[0]}))
+
+
+async def default_rows(
+    args: argparse.Namespace, workdir: Path, split: dict[str, Any] | None
+) -> list[tuple[str, str, str]]:
+    """`herald serve --probe-sim` as `make run` starts it, 0 ms probe latency, against the
+    separate-process figure of this run."""
+    from herald.supervisor import default_workers
+
+    result = await delivery(
+        args.messages, 0, dict(os.environ), workdir, args.in_flight, default_mode=True
+    )
+    versus = (
+        f"{result['rate'] / split['rate']:.0%} of the separate-process {split['rate']:,.0f} msg/s"
+        " in this run (target ≥ 80 %)"
+        if split
+        else "no separate-process 0 ms run to compare with"
+    )
+    label = "default mode"
+    return [
+        (
+            f"{label} (`herald serve --probe-sim`), 0 ms",
+            f"{result['rate']:,.0f} msg/s",
+            f"{args.messages:,} in {result['seconds']:.1f} s; {versus}; "
+            f"{default_workers()} worker process(es)",
+        ),
+        (f"{label}: worker peak RSS", f"{result['rss']:.0f} MB", "VmHWM of a worker child"),
+        *api_rows(result, label),
+        (f"{label}: duplicates at the probe", f"{result['dups']}", ""),
+    ]
 
 
 async def live_rows(
@@ -370,6 +497,12 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--fanout", type=int, default=1_000_000)
     parser.add_argument("--in-flight", type=int, default=512)
     parser.add_argument("--watchers", type=int, default=1000)
+    parser.add_argument(
+        "--no-default-mode",
+        dest="default_mode",
+        action="store_false",
+        help="skip the default-mode row (`herald serve --probe-sim` as `make run` starts it)",
+    )
     return parser.parse_args()
 
 

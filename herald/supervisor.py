@@ -41,6 +41,7 @@ class ChildSpec:
     env: dict[str, str]
     stop_timeout: float = 10.0
     pass_fds: tuple[int, ...] = ()
+    nice: int = 0  # added to the child's niceness: >0 yields the CPU to the API first
 
 
 def herald_command(*args: str) -> list[str]:
@@ -95,7 +96,7 @@ class Supervisor:
             stdin=asyncio.subprocess.DEVNULL,
             pass_fds=spec.pass_fds,
             start_new_session=True,  # Ctrl-C reaches the parent only; it stops the children
-            preexec_fn=die_with_parent(),
+            preexec_fn=_preexec(spec.nice),
         )
         child.started = self._clock()
         log.info("%s started (pid %d)", spec.name, child.process.pid)
@@ -162,6 +163,19 @@ class Supervisor:
             await proc.wait()
         else:
             log.info("%s (pid %d) stopped (code %s)", child.spec.name, proc.pid, proc.returncode)
+
+
+def _preexec(nice: int) -> Callable[[], None] | None:
+    tie = die_with_parent()
+    if not nice:
+        return tie
+
+    def preexec() -> None:
+        if tie is not None:
+            tie()
+        os.nice(nice)
+
+    return preexec
 
 
 def default_workers(cpus: int | None = None) -> int:

@@ -12,6 +12,9 @@ from herald.supervisor import ChildSpec, Supervisor, herald_command
 
 SIM_STOP_TIMEOUT = 5.0
 DRAIN_MARGIN = 20.0  # seconds past PROBE_TIMEOUT a worker may take to write its outcomes
+# Workers run at a lower CPU priority than the API: on a busy machine an operator's query or
+# mutation goes first, and delivery takes what is left (it is throughput, not latency).
+WORKER_NICE = 5
 
 
 async def probe_sim(stack: contextlib.AsyncExitStack, settings: Settings) -> str:
@@ -61,6 +64,7 @@ async def workers(
             herald_command("worker", "--no-migrate"),
             env,
             stop_timeout=settings.probe_timeout + DRAIN_MARGIN,
+            nice=WORKER_NICE,
         )
         await group.start(spec)
     return group

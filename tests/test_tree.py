@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from herald.tree import WORKER_NICE
 from models.message import Message, MessageStatus
 from tests.support.delivery import (
     accepted,
@@ -100,6 +101,8 @@ async def test_default_mode_delivers_and_a_sigkilled_serve_leaves_no_orphan(
     with running(serve):
         # Counted by command line once exec'd (a child just forked still shows the parent's).
         await wait_for(lambda: _tree_is(serve), timeout=30, what="the simulator, Redis, 2 workers")
+        for pid in workers_of(serve):  # the API goes first when the CPU is short
+            assert niceness(pid) == niceness(serve.pid) + WORKER_NICE
         url = await _served(log)
         async with httpx.AsyncClient(
             base_url=url, headers={"Authorization": "Bearer tree-admin"}, timeout=10
@@ -137,6 +140,10 @@ CREATE = (
     'mutation { createMailing(input: {text: "tree", startAt: "2026-01-01T00:00:00Z", '
     'endAt: "2099-01-01T00:00:00Z", filter: {}}) { id } }'
 )
+
+
+def niceness(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
 
 
 async def _tree_is(serve: subprocess.Popen[bytes]) -> bool:
