@@ -76,9 +76,7 @@ async def test_bad_names_are_refused(gql: GQL, database: str, name: str, field: 
     assert await ApiToken.all().count() == 0
 
 
-async def test_tokens_pages_active_ones_and_counts_toward_the_cost(
-    gql: GQL, database: str
-) -> None:
+async def test_tokens_pages_active_ones_and_counts_toward_the_cost(gql: GQL, database: str) -> None:
     ids = [(await create(gql, name=f"t{i}"))[1]["id"] for i in range(3)]
     await gql.ok(REVOKE, id=ids[1])
     first = (await gql(LIST, first=1))["data"]["tokens"]
