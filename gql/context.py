@@ -10,8 +10,9 @@ from typing import Any, Protocol
 
 from gql.live import Hub
 from gql.loaders import Loaders
+from gql.usage import TokenUsage
 from models.mailing import Mailing
-from models.token import Role
+from models.token import Caller, Role
 
 
 class SecretValue(Protocol):
@@ -37,9 +38,18 @@ class Context:
     on_mailing_change: Callable[[int, Mailing | None], Awaitable[None]] | None = None
     hub: Hub | None = None
     connection_params: dict[str, object] | None = None
+    caller: Caller | None = None  # the token: named in the audit log
+    token_usage: TokenUsage | None = None
 
     def now(self) -> datetime:
         return self.clock()
+
+    def sign_in(self, caller: Caller | None) -> None:
+        """The request's (or the websocket's) caller, its role, and its token's last use
+        (recorded in the background: gql/usage.py)."""
+        self.caller, self.role = caller, caller.role if caller else None
+        if caller is not None and self.token_usage is not None:
+            self.token_usage.seen(caller, self.now())
 
     async def after_mailing_change(self, mailing_id: int, mailing: Mailing | None) -> None:
         """Let the delivery engine know (the one enqueue helper the API may call): schedule

@@ -11,7 +11,14 @@ from graphql import ExecutionResult, FieldNode, GraphQLError, OperationDefinitio
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
+from models.errors import Forbidden
 from models.token import Role
+
+
+def require_admin(role: Role | None, what: str) -> None:
+    """For the few queries viewers may not run (`tokens`): FORBIDDEN on the field."""
+    if role != Role.ADMIN:
+        raise Forbidden(f"{what} is for admin tokens only")
 
 
 def _error(message: str, code: str) -> ExecutionResult:

@@ -11,13 +11,14 @@ from strawberry.types import ExecutionContext
 from gql.cost import CostLimit
 from gql.errors import ErrorContract
 from gql.permissions import RequireRole
-from gql.resolvers import clients, live, mailings, stats
+from gql.resolvers import clients, live, mailings, stats, tokens
 from gql.scalars import SCALARS
 from gql.subscriptions import CheckSubscriptionTargets
 from gql.telemetry import OperationMetrics
 from gql.types.client import ClientConnection, ClientType, ImportResult
 from gql.types.mailing import MailingConnection, MailingType
 from gql.types.stats import OverallStats
+from gql.types.token import ApiTokenConnection, ApiTokenType, CreateTokenPayload
 from gql.wellformed import WellFormedVariables
 
 MAX_DEPTH = 10
@@ -32,6 +33,11 @@ class Query:
     mailing: MailingType | None = strawberry.field(resolver=mailings.mailing)
     mailings: MailingConnection = strawberry.field(resolver=mailings.mailings)
     stats: OverallStats = strawberry.field(resolver=stats.stats)
+    tokens: ApiTokenConnection = strawberry.field(
+        resolver=tokens.tokens,
+        description="API tokens, oldest first (admin only: FORBIDDEN for viewers). "
+        "API_ADMIN_TOKEN has no record and is not listed. Counts toward the query cost.",
+    )
 
 
 @strawberry.type
@@ -46,6 +52,17 @@ class Mutation:
     pause_mailing: MailingType = strawberry.mutation(resolver=mailings.pause_mailing)
     resume_mailing: MailingType = strawberry.mutation(resolver=mailings.resume_mailing)
     cancel_mailing: MailingType = strawberry.mutation(resolver=mailings.cancel_mailing)
+    create_token: CreateTokenPayload = strawberry.mutation(
+        resolver=tokens.create_token,
+        description="Create a token; its secret is in the answer, and only there (admin only).",
+    )
+    revoke_token: ApiTokenType = strawberry.mutation(
+        resolver=tokens.revoke_token,
+        description="Revoke a token: refused from the next request on; open websockets are "
+        "closed (4401) at their next operation. Revoking a revoked token changes nothing. "
+        "NOT_FOUND for an unknown id; CONFLICT for the last active admin token while "
+        "API_ADMIN_TOKEN is not set (admin only).",
+    )
 
 
 @strawberry.type

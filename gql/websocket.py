@@ -27,7 +27,7 @@ import metrics
 from gql.errors import INTERNAL
 from gql.shared import SharedStreams, stream_key
 from gql.wellformed import has_lone_surrogate
-from models.token import role_for
+from models.token import authenticate, is_active
 
 PING_EVERY = 20.0
 CLOSE_REASON_BYTES = 123  # RFC 6455: a close frame's payload is 125 bytes, 2 for the code
@@ -93,11 +93,11 @@ class AuthenticatedTransportWS(BaseGraphQLTransportWSHandler[Any, None]):
             else None
         )
         settings = self.context.settings
-        role = await role_for(bearer(header), settings.api_admin_token.get())
-        if role is None:
+        caller = await authenticate(bearer(header), settings.api_admin_token.get())
+        if caller is None:
             await self.websocket.close(code=4401, reason="Unauthorized")
             return
-        self.context.role = role
+        self.context.sign_in(caller)
         await super().handle_connection_init(message)
         if self.connection_acknowledged and self.ping_task is None:
             self.ping_task = asyncio.create_task(self._ping())
@@ -109,7 +109,11 @@ class AuthenticatedTransportWS(BaseGraphQLTransportWSHandler[Any, None]):
         await super().handle_message(message)
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
-        """strawberry's limit error has no code; the limit itself is the same."""
+        """strawberry's limit error has no code; the limit itself is the same. A connection
+        whose token was revoked since its connection_init is closed (4401) instead."""
+        if await self._revoked():
+            await self.websocket.close(code=4401, reason="Token revoked")
+            return
         limit = self.max_subscriptions_per_connection
         if (
             self.connection_acknowledged
@@ -126,6 +130,12 @@ class AuthenticatedTransportWS(BaseGraphQLTransportWSHandler[Any, None]):
             )
             return
         await super().handle_subscribe(message)
+
+    async def _revoked(self) -> bool:
+        caller = getattr(self.context, "caller", None)
+        if caller is None or caller.token_id is None:
+            return False  # not signed in yet (the usual path refuses it), or API_ADMIN_TOKEN
+        return not await is_active(caller.token_id)
 
     async def run_operation(self, operation: Operation[Any, None]) -> None:
         """Subscriptions run once per distinct document and are shared (gql/shared.py);

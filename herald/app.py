@@ -46,6 +46,7 @@ from gql.live import Hub
 from gql.resolvers.live import read_snapshot
 from gql.schema import build_schema
 from gql.shared import SharedStreams
+from gql.usage import TokenUsage
 from gql.websocket import AuthenticatedTransportWS, SafeCloseWebSocketAdapter, bearer
 from herald import db, tree
 from herald.clock import utc_now
@@ -55,7 +56,7 @@ from jobs.start import enqueue_start
 from jobs.worker import redis_client
 from models import health
 from models.mailing import Mailing
-from models.token import role_for
+from models.token import authenticate
 from tools.graphiql import assets_available, graphiql_html, static_route
 from tools.redis_server import EmbeddedRedis, arq_settings
 
@@ -77,6 +78,7 @@ class AppState:
     redis: ArqRedis | None = None  # the pool of `delivery`, checked by /readyz
     clock: Callable[[], datetime] = utc_now
     shared_streams: SharedStreams = field(default_factory=SharedStreams)
+    token_usage: TokenUsage = field(default_factory=TokenUsage)  # tokens' last use
 
 
 def origin_allowed(scope: Scope, settings: Settings) -> bool:
@@ -148,18 +150,20 @@ class HeraldGraphQL(GraphQL[Context, None]):
 
     async def get_context(self, request: Any, response: Any) -> Context:
         settings = self.state.settings
-        role = await role_for(
-            bearer(request.headers.get("authorization")), settings.api_admin_token.get()
-        )
-        return Context(
+        context = Context(
             settings=settings,
-            role=role,
+            role=None,
             request=request,
             response=response,
-            clock=utc_now,
+            clock=self.state.clock,
             on_mailing_change=self.state.on_mailing_change,
             hub=self.state.hub,
+            token_usage=self.state.token_usage,
         )
+        if request.scope["type"] == "http":  # a websocket signs in with connection_init
+            token = bearer(request.headers.get("authorization"))
+            context.sign_in(await authenticate(token, settings.api_admin_token.get()))
+        return context
 
     async def render_graphql_ide(self, request: Any) -> HTMLResponse:
         return HTMLResponse(graphiql_html(local=self.local_assets))
@@ -471,6 +475,7 @@ def create_app(state: AppState) -> ASGIApp:
                     await db.migrate(state.settings.database_url)
                 await db.connect(state.settings.database_url)
                 stack.push_async_callback(db.disconnect)
+                stack.push_async_callback(state.token_usage.aclose)  # before the disconnect
             if state.delivery:
                 await stack.enter_async_context(delivery(state))
             yield

@@ -1,4 +1,4 @@
-"""The `herald` command: serve, worker, migrate, doctor, token create, probe-sim."""
+"""The `herald` command: serve, worker, migrate, doctor, token create|list|revoke, probe-sim."""
 
 from __future__ import annotations
 
@@ -9,16 +9,19 @@ import os
 import shutil
 import signal
 import sys
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 from tortoise.exceptions import DBConnectionError
 
 from herald import db
+from herald.clock import utc_now
 from herald.settings import Settings, SettingsError, environment
 from herald.startup import Refused, claim
-from models.token import ApiToken, Role, create_token
+from herald.token_table import revoked_line, token_table
+from models.errors import DomainError
+from models.token import ApiToken, Role, create_token, revoke_token
 
 log = logging.getLogger("herald")
 T = TypeVar("T")
@@ -229,18 +232,45 @@ def doctor(args: argparse.Namespace) -> None:
     raise SystemExit(0 if all(r.ok for r in results) else 1)
 
 
+async def _with_database(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:
+    await db.migrate(settings.database_url)
+    await db.connect(settings.database_url)
+    try:
+        return await work()
+    finally:
+        await db.disconnect()
+
+
 def token_create(args: argparse.Namespace) -> None:
     settings = _settings()
+    try:
+        print(_run(_with_database(settings, lambda: create_token(Role(args.role), args.name))))
+    except DomainError as exc:
+        _fail(exc.message)
 
-    async def run() -> str:
-        await db.migrate(settings.database_url)
-        await db.connect(settings.database_url)
-        try:
-            return await create_token(Role(args.role), name=args.name)
-        finally:
-            await db.disconnect()
 
-    print(_run(run()))
+def token_list(_: argparse.Namespace) -> None:
+    """A table of every token, revoked ones included; never a secret (none is stored)."""
+    settings = _settings()
+    rows = _run(_with_database(settings, lambda: ApiToken.all().order_by("id")))
+    print(token_table(rows), flush=True)
+
+
+def token_revoke(args: argparse.Namespace) -> None:
+    from gql.ids import MAX_ID, decimal_id  # the API's id rule (lazily: it loads strawberry)
+
+    token_id = decimal_id(args.id)
+    if token_id is None:
+        _fail(f"invalid token id {args.id!r}: expected ASCII digits between 1 and {MAX_ID}")
+    settings = _settings()
+    env_admin = bool(settings.api_admin_token.get())
+    try:
+        row = _run(
+            _with_database(settings, lambda: revoke_token(token_id, utc_now(), env_admin=env_admin))
+        )
+    except DomainError as exc:
+        _fail(exc.message)
+    print(revoked_line(row), flush=True)
 
 
 EPILOG = (
@@ -325,6 +355,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--role", choices=[r.value for r in Role], required=True)
     t.add_argument("--name", default="", help="a label for the token (default: none)")
     t.set_defaults(func=token_create)
+    t = tsub.add_parser("list", help="list tokens: id, name, role, created, last used, revoked")
+    t.set_defaults(func=token_list)
+    t = tsub.add_parser("revoke", help="revoke a token: refused from its next request on")
+    t.add_argument("id", help="the token's id (see: herald token list)")
+    t.set_defaults(func=token_revoke)
     sub.add_parser("probe-sim", help="run the probe API simulator (see: herald probe-sim -h)")
     return parser
 

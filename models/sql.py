@@ -8,6 +8,7 @@ module that uses them; the functions there pick a constant and pass the values b
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import logging
@@ -127,6 +128,27 @@ async def execute(sql: Statement, /, **params: Any) -> None:
     """Run one statement with named parameters on the current connection."""
     text, values = render(for_dialect(sql), dialect(), **params)
     await db().execute_query(text, values)
+
+
+async def execute_nowait(sql: Statement, /, **params: Any) -> None:
+    """Run one best-effort write that must never wait for SQLite's write lock: there it runs
+    on a short-lived connection of its own with no busy timeout, and fails at once
+    (`sqlite3.OperationalError`, "database is locked") while another process writes. On the
+    process's one shared connection it would wait up to the busy timeout, with every other
+    query of the process queued behind it. On PostgreSQL (a pool) it runs as usual: bound it
+    with the caller's timeout."""
+    conn = db()
+    if not isinstance(conn, SqliteClient) or conn.filename == ":memory:":
+        await execute(sql, **params)
+        return
+    text, values = render(for_dialect(sql), SQLITE, **params)
+
+    def run() -> None:
+        with contextlib.closing(sqlite3.connect(conn.filename, timeout=0)) as own:
+            with own:  # commits
+                own.execute(text, values)
+
+    await asyncio.to_thread(run)
 
 
 def json_rows(rows: Iterable[Mapping[str, Any]]) -> str:

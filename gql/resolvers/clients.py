@@ -63,11 +63,15 @@ async def create_client(
     row, created = await create_once(
         domain.Client, "createClient", idempotency_key, payload, info.context.now(), create
     )
-    audit("createClient" if created else "createClient replayed", client_id=row.id)
+    audit(
+        info.context.caller,
+        "createClient" if created else "createClient replayed",
+        client_id=row.id,
+    )
     return ClientType.from_model(row)
 
 
-async def update_client(id: strawberry.ID, input: ClientPatch) -> ClientType:
+async def update_client(info: Info, id: strawberry.ID, input: ClientPatch) -> ClientType:
     for name in ("phone", "operator_code", "timezone"):
         if getattr(input, name) is None:
             api = {"operator_code": "operatorCode"}.get(name, name)
@@ -80,19 +84,20 @@ async def update_client(id: strawberry.ID, input: ClientPatch) -> ClientType:
         tag_set=input.tag is not strawberry.UNSET,
     )
     row = await domain.update_client(parse_id(id), patch)
-    audit("updateClient", client_id=row.id)
+    audit(info.context.caller, "updateClient", client_id=row.id)
     return ClientType.from_model(row)
 
 
 async def delete_client(info: Info, id: strawberry.ID) -> strawberry.ID:
     await domain.delete_client(parse_id(id), info.context.now())
-    audit("deleteClient", client_id=int(id))
+    audit(info.context.caller, "deleteClient", client_id=int(id))
     return id
 
 
-async def import_clients(clients: list[ClientInput]) -> ImportResult:
+async def import_clients(info: Info, clients: list[ClientInput]) -> ImportResult:
     rows = [domain.RawClient(c.phone, c.operator_code, c.tag, c.timezone) for c in clients]
     outcome = await domain.import_clients(rows)
+    audit(info.context.caller, "importClients", count=outcome.created + outcome.updated)
     return ImportResult(
         created=outcome.created,
         updated=outcome.updated,

@@ -86,7 +86,11 @@ async def create_mailing(
     row, created = await create_once(
         Mailing, "createMailing", idempotency_key, payload, now, create
     )
-    audit("createMailing" if created else "createMailing replayed", mailing_id=row.id)
+    audit(
+        info.context.caller,
+        "createMailing" if created else "createMailing replayed",
+        mailing_id=row.id,
+    )
     await info.context.after_mailing_change(row.id, row)
     return MailingType.from_model(row)
 
@@ -112,14 +116,14 @@ def _patch(input: MailingPatch) -> DomainPatch:
 
 async def update_mailing(info: Info, id: strawberry.ID, input: MailingPatch) -> MailingType:
     row = await lifecycle.update_mailing(parse_id(id), _patch(input), info.context.now())
-    audit("updateMailing", mailing_id=row.id)
+    audit(info.context.caller, "updateMailing", mailing_id=row.id)
     await info.context.after_mailing_change(row.id, row)
     return MailingType.from_model(row)
 
 
 async def delete_mailing(info: Info, id: strawberry.ID) -> strawberry.ID:
     await lifecycle.delete_mailing(parse_id(id), info.context.now())
-    audit("deleteMailing", mailing_id=int(id))
+    audit(info.context.caller, "deleteMailing", mailing_id=int(id))
     await info.context.after_mailing_change(int(id), None)
     return id
 
@@ -127,7 +131,7 @@ async def delete_mailing(info: Info, id: strawberry.ID) -> strawberry.ID:
 async def pause_mailing(info: Info, id: strawberry.ID) -> MailingType:
     row = await lifecycle.pause_mailing(parse_id(id), info.context.now())
     metrics.MAILING_TRANSITIONS.labels(event=MailingEvent.PAUSE).inc()
-    audit("pauseMailing", mailing_id=row.id)
+    audit(info.context.caller, "pauseMailing", mailing_id=row.id)
     await info.context.after_mailing_change(row.id, row)
     return MailingType.from_model(row)
 
@@ -137,7 +141,7 @@ async def resume_mailing(info: Info, id: strawberry.ID) -> MailingType:
     started = row.state != MailingState.SCHEDULED  # resumed before its start: SCHEDULED again
     event = MailingEvent.RESUME if started else MailingEvent.RESUME_UNSTARTED
     metrics.MAILING_TRANSITIONS.labels(event=event).inc()
-    audit("resumeMailing", mailing_id=row.id)
+    audit(info.context.caller, "resumeMailing", mailing_id=row.id)
     await info.context.after_mailing_change(row.id, row)
     return MailingType.from_model(row)
 
@@ -145,6 +149,6 @@ async def resume_mailing(info: Info, id: strawberry.ID) -> MailingType:
 async def cancel_mailing(info: Info, id: strawberry.ID) -> MailingType:
     row = await lifecycle.cancel_mailing(parse_id(id), info.context.now())
     metrics.MAILING_TRANSITIONS.labels(event=MailingEvent.CANCEL).inc()
-    audit("cancelMailing", mailing_id=row.id)
+    audit(info.context.caller, "cancelMailing", mailing_id=row.id)
     await info.context.after_mailing_change(row.id, row)
     return MailingType.from_model(row)

@@ -16,7 +16,7 @@ from models.errors import InvalidInput
 from models.pages import Page
 
 # The id column each connection pages over: a cursor past its range is not one of ours.
-_MAX_IDS = {"client": MAX_ID, "mailing": MAX_ID, "message": MAX_BIG_ID}
+_MAX_IDS = {"client": MAX_ID, "mailing": MAX_ID, "message": MAX_BIG_ID, "token": MAX_ID}
 
 
 class Row(Protocol):
@@ -34,13 +34,16 @@ class PageInfo:
     end_cursor: str | None
 
 
-@strawberry.type
+@strawberry.type(description="One node of a page, with the cursor to resume after it.")
 class Edge(Generic[NodeT]):
     node: NodeT
     cursor: str
 
 
-@strawberry.type
+@strawberry.type(
+    description="A page of nodes in id order (keyset: follow pageInfo.endCursor); totalCount "
+    "counts every match. Counts `first` nodes (at least 50) toward the query cost."
+)
 class Connection(Generic[NodeT]):
     edges: list[Edge[NodeT]]
     page_info: PageInfo

@@ -35,6 +35,13 @@ CASES: list[tuple[str, str, dict[str, Any] | None, int]] = [
     ("a page counts at least 50", "{ clients(first: 10) { totalCount } }", None, 50),
     ("null first is the default", "{ clients(first: null) { totalCount } }", None, 50),
     ("first above the cap counts the cap", "{ clients(first: 5000) { totalCount } }", None, 500),
+    ("tokens is a connection", "{ tokens(first: 300) { totalCount } }", None, 300),
+    (
+        "aliased tokens add up",
+        "{ a: tokens(first: 500) { totalCount } b: tokens { totalCount } }",
+        None,
+        550,
+    ),
     ("first: 0 still counts its count query", "{ mailings(first: 0) { totalCount } }", None, 50),
     (
         "nothing nested under first: 0",

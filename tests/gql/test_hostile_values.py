@@ -361,3 +361,22 @@ async def test_zone_paths_and_special_files(reject: Any, zone: str) -> None:
 async def test_real_zones_still_work(gql: GQL, zone: str) -> None:
     data = await gql.ok(CREATE_CLIENT, input=client_input(timezone=zone))
     assert data["createClient"]["timezone"] == zone
+
+
+# --- tokens (issue 12, point 7): ids, cursors and names ---------------------------------------
+
+REVOKE_TOKEN = "mutation($id: ID!) { revokeToken(id: $id) { id } }"
+CREATE_TOKEN = "mutation($name: String!) { createToken(role: VIEWER, name: $name) { token } }"
+LIST_TOKENS = "query($after: String) { tokens(first: 10, after: $after) { totalCount } }"
+
+
+@pytest.mark.parametrize("raw", BAD_IDS)
+async def test_token_ids_and_cursors_are_ascii_decimal_in_range(reject: Any, raw: str) -> None:
+    await reject(REVOKE_TOKEN, "id", id=raw)
+    await reject(LIST_TOKENS, "after", after=cursor(f"token:{raw}"))
+
+
+@pytest.mark.parametrize("name", ["da\u0000sh", "da\nsh", "\u0085", "x" * 101])
+async def test_token_names_are_one_printable_line(gql: GQL, reject: Any, name: str) -> None:
+    await reject(CREATE_TOKEN, "name", name=name)
+    assert (await gql.ok("{ tokens { totalCount } }"))["tokens"]["totalCount"] == 0
