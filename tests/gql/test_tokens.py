@@ -232,6 +232,7 @@ async def test_last_use_is_written_at_most_once_a_minute(
     assert datetime.fromisoformat(listed["lastUsedAt"]) == clock.now
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_last_use_never_waits_for_the_sqlite_write_lock(
     clocked: GQL, state: AppState, clock: Clock, database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -239,8 +240,6 @@ async def test_last_use_never_waits_for_the_sqlite_write_lock(
     refused at once ("database is locked": OperationalError) instead of waiting on the shared
     connection for the busy timeout (which the task's own timeout would have cut:
     TimeoutError); it is written a minute later."""
-    if not database_url.startswith("sqlite"):
-        pytest.skip("SQLite's one write lock")
     secret = await create_token(Role.VIEWER, name="dash")
     token_id = (await ApiToken.get(name="dash")).id
     other = sqlite3.connect(database_url.removeprefix("sqlite://"), isolation_level=None)
