@@ -1,5 +1,6 @@
 """create_app: the Starlette routes (/graphql, /docs, /schema.graphql, /healthz, /readyz,
-/health) and the lifespan that opens and closes the database and, later, the worker's clients."""
+/health, /metrics, /export) and the lifespan that opens and closes the database and, later,
+the worker's clients."""
 
 from __future__ import annotations
 
@@ -50,6 +51,7 @@ from gql.websocket import AuthenticatedTransportWS, SafeCloseWebSocketAdapter, b
 from herald import db
 from herald.clock import utc_now
 from herald.events import Notifier, publish
+from herald.export import ExportRoute
 from herald.settings import Settings
 from jobs.start import enqueue_start
 from jobs.worker import DeliveryWorker, redis_client
@@ -495,6 +497,8 @@ def create_app(state: AppState) -> ASGIApp:
             Route("/readyz", readyz),
             Route("/health", healthz),  # older name: liveness, as it always answered
             Route("/metrics", metrics_route),
+            # CSV exports; an ASGI app, so every method reaches it (a JSON 405)
+            Route("/export/mailings/{id}/{name}", ExportRoute(state.settings)),
             static_route(ROOT),
         ],
         lifespan=lifespan,
