@@ -46,6 +46,15 @@ class Mutation:
     pause_mailing: MailingType = strawberry.mutation(resolver=mailings.pause_mailing)
     resume_mailing: MailingType = strawberry.mutation(resolver=mailings.resume_mailing)
     cancel_mailing: MailingType = strawberry.mutation(resolver=mailings.cancel_mailing)
+    clone_mailing: MailingType = strawberry.mutation(
+        resolver=mailings.clone_mailing,
+        description=(
+            "Admin only. A new SCHEDULED mailing with the same text, filter and window as the"
+            " given one (in any state); messages, stats and test sends are not copied."
+            " BAD_USER_INPUT on startAt/endAt for a period a new mailing could not have"
+            " (including a default one), NOT_FOUND on id."
+        ),
+    )
 
 
 @strawberry.type

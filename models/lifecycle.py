@@ -6,12 +6,15 @@ from datetime import datetime
 
 from models.errors import IllegalTransition, NotFound
 from models.mailing import (
+    AudienceFilter,
     Mailing,
     MailingData,
     MailingPatch,
     MailingState,
     apply_patch,
     check_patch,
+    clone_period,
+    validate_mailing,
 )
 from models.message import Message, MessageStatus
 from models.schedule import revive_reachable
@@ -37,6 +40,20 @@ async def create_mailing(data: MailingData) -> Mailing:
         window_start=data.window.start if data.window else None,
         window_end=data.window.end if data.window else None,
     )
+
+
+async def clone_mailing(
+    mailing_id: int, start_at: datetime | None, end_at: datetime | None, now: datetime
+) -> Mailing:
+    """A new SCHEDULED mailing with the source's text, filter and window, whatever the
+    source's state (re-running a finished campaign is the usual case); its period as
+    `clone_period` says, validated like a new mailing's. Messages, statistics and test sends
+    stay with the source: the copy snapshots its own audience when it starts."""
+    source = await get_mailing(mailing_id)
+    start, end = clone_period(source, start_at, end_at, now)
+    audience = AudienceFilter(tuple(source.operator_codes), tuple(source.tags))
+    data = validate_mailing(source.text, start, end, audience, source.window, now)
+    return await create_mailing(data)
 
 
 async def update_mailing(mailing_id: int, patch: MailingPatch, now: datetime) -> Mailing:
