@@ -53,10 +53,13 @@ from herald.clock import utc_now
 from herald.events import Notifier, publish
 from herald.export import ExportRoute
 from herald.settings import Settings
+from jobs.probe import ProbeClient
+from jobs.probe_once import probe_sender
 from jobs.start import enqueue_start
 from jobs.worker import DeliveryWorker, redis_client
 from models import health
 from models.mailing import Mailing
+from models.testsend import ProbeSend
 from models.token import role_for
 from tools.graphiql import assets_available, graphiql_html, static_route
 from tools.redis_server import EmbeddedRedis, arq_settings
@@ -75,6 +78,7 @@ class AppState:
     run_worker: bool = False  # an in-process arq worker with the send loop
     probe_sim: bool = False  # start the probe simulator in-process and send to it
     on_mailing_change: Callable[[int, Mailing | None], Awaitable[None]] | None = None
+    probe_send: ProbeSend | None = None  # testSend's probe call (`delivery` makes one)
     hub: Hub | None = None
     redis: ArqRedis | None = None  # the pool of `delivery`, checked by /readyz
     clock: Callable[[], datetime] = utc_now
@@ -160,6 +164,7 @@ class HeraldGraphQL(GraphQL[Context, None]):
             response=response,
             clock=self.state.clock,
             on_mailing_change=self.state.on_mailing_change,
+            probe_send=self.state.probe_send,
             hub=self.state.hub,
         )
 
@@ -303,6 +308,16 @@ async def delivery(state: AppState) -> AsyncIterator[None]:
             stack.push_async_callback(sim.stop)
             settings = replace(settings, probe_url=sim.url)
             log.info("probe simulator on %s (PROBE_URL was not set)", sim.url)
+        if state.probe_send is None:  # testSend's own small client; each worker has its own
+            probe = ProbeClient(
+                settings.probe_url,
+                settings.probe_token.get(),
+                timeout=settings.probe_timeout,
+                max_connections=4,
+                clock=state.clock,
+            )
+            stack.push_async_callback(_forget_probe, state, probe)
+            state.probe_send = probe_sender(probe)
         redis_url = settings.redis_url
         if not redis_url:
             embedded = await stack.enter_async_context(EmbeddedRedis(settings.data_dir))
@@ -356,6 +371,11 @@ async def delivery(state: AppState) -> AsyncIterator[None]:
             )
             stack.push_async_callback(_stop_worker, worker, asyncio.create_task(worker.run()))
         yield
+
+
+async def _forget_probe(state: AppState, probe: ProbeClient) -> None:
+    state.probe_send = None
+    await probe.close()
 
 
 REDIS_START_PING = 2.0  # seconds: how long `herald serve` waits for Redis at start

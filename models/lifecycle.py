@@ -20,6 +20,7 @@ from models.message import Message, MessageStatus
 from models.schedule import revive_reachable
 from models.sql import lock_messages, write_transaction
 from models.stats import MailingStat
+from models.testsend import TestSend
 from models.transitions import MailingEvent, cancel_mailing_messages, move_mailings
 
 
@@ -115,6 +116,7 @@ async def delete_mailing(mailing_id: int, now: datetime) -> None:
     await lock_messages("mailing_id", mailing_id)
     await Message.filter(mailing_id=mailing_id).delete()
     await MailingStat.filter(mailing_id=mailing_id).delete()  # after: the delete updates them
+    await TestSend.filter(mailing_id=mailing_id).delete()  # before the row their FK names
     await Mailing.filter(id=mailing_id).delete()
 
 
