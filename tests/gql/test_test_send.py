@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from herald.settings import Settings
 from models.testsend import TEST_SEND_IDS, TestSend
 from models.token import Role, create_token
 from tests.support.api import GQL, create_mailing, error_of
 from tests.support.delivery import all_final, clients, mailing, status_counts
 from tests.support.engine import Engine, wait_for
+from tests.support.ws import served
+from tools.probesim import RunningSim
 
 FIELDS = "id mailingId probeMessageId phone text outcome httpStatus error latencyMs createdAt"
 SEND = f"""mutation($m: ID!, $phone: String!) {{
@@ -142,3 +146,24 @@ async def test_a_clone_is_delivered_and_takes_no_test_sends(engine: Engine) -> N
     assert await status_counts(clone_id) == {"SENT": 5}
     assert await TestSend.filter(mailing_id=clone_id).count() == 0
     assert len(engine.sim.state.deliveries) == 11  # 5 + 5 messages and one test send
+
+
+async def test_the_served_app_makes_its_own_probe_client(
+    database: str, sim: RunningSim, tmp_path: Path, admin_token: str
+) -> None:
+    """herald serve's wiring: `delivery` binds testSend to a probe client of its own."""
+    env = {
+        "DATABASE_URL": database,
+        "API_ADMIN_TOKEN": admin_token,
+        "DATA_DIR": str(tmp_path),
+        "PROBE_URL": sim.url,
+        "PROBE_TOKEN": sim.state.config.token or "",
+    }
+    async with served(Settings.from_env(env)) as ws_url:
+        base = ws_url.replace("ws://", "http://").removesuffix("/graphql")
+        async with httpx.AsyncClient(base_url=base) as http:
+            gql = GQL(http, admin_token)
+            mid = (await create_mailing(gql))["id"]
+            sent = (await gql.ok(SEND, m=mid, phone="79161234567"))["testSend"]
+    assert sent["outcome"] == "SENT"
+    assert list(sim.state.deliveries) == [TEST_SEND_IDS + int(sent["id"])]
