@@ -308,16 +308,8 @@ async def delivery(state: AppState) -> AsyncIterator[None]:
             stack.push_async_callback(sim.stop)
             settings = replace(settings, probe_url=sim.url)
             log.info("probe simulator on %s (PROBE_URL was not set)", sim.url)
-        if state.probe_send is None:  # testSend's own small client; each worker has its own
-            probe = ProbeClient(
-                settings.probe_url,
-                settings.probe_token.get(),
-                timeout=settings.probe_timeout,
-                max_connections=4,
-                clock=state.clock,
-            )
-            stack.push_async_callback(_forget_probe, state, probe)
-            state.probe_send = probe_sender(probe)
+        if state.probe_send is None:
+            _test_send_probe(state, settings, stack)
         redis_url = settings.redis_url
         if not redis_url:
             embedded = await stack.enter_async_context(EmbeddedRedis(settings.data_dir))
@@ -371,6 +363,19 @@ async def delivery(state: AppState) -> AsyncIterator[None]:
             )
             stack.push_async_callback(_stop_worker, worker, asyncio.create_task(worker.run()))
         yield
+
+
+def _test_send_probe(state: AppState, settings: Settings, stack: contextlib.AsyncExitStack) -> None:
+    """testSend's own small probe client (each worker has its own), closed on exit."""
+    probe = ProbeClient(
+        settings.probe_url,
+        settings.probe_token.get(),
+        timeout=settings.probe_timeout,
+        max_connections=4,
+        clock=state.clock,
+    )
+    stack.push_async_callback(_forget_probe, state, probe)
+    state.probe_send = probe_sender(probe)
 
 
 async def _forget_probe(state: AppState, probe: ProbeClient) -> None:
