@@ -12,6 +12,7 @@ from gql.live import Hub
 from gql.loaders import Loaders
 from gql.usage import TokenUsage
 from models.mailing import Mailing
+from models.testsend import ProbeSend
 from models.token import Caller, Role
 
 
@@ -36,6 +37,7 @@ class Context:
     response: Any = None
     loaders: Loaders = field(default_factory=Loaders)
     on_mailing_change: Callable[[int, Mailing | None], Awaitable[None]] | None = None
+    probe_send: ProbeSend | None = None  # testSend's one call to the probe, given by herald/
     hub: Hub | None = None
     connection_params: dict[str, object] | None = None
     caller: Caller | None = None  # the token: named in the audit log

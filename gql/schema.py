@@ -11,13 +11,14 @@ from strawberry.types import ExecutionContext
 from gql.cost import CostLimit
 from gql.errors import ErrorContract
 from gql.permissions import RequireRole
-from gql.resolvers import clients, live, mailings, stats, tokens
+from gql.resolvers import clients, live, mailings, stats, testsend, tokens
 from gql.scalars import SCALARS
 from gql.subscriptions import CheckSubscriptionTargets
 from gql.telemetry import OperationMetrics
 from gql.types.client import ClientConnection, ClientType, ImportResult
 from gql.types.mailing import MailingConnection, MailingType
 from gql.types.stats import OverallStats
+from gql.types.testsend import TestSendType
 from gql.types.token import ApiTokenConnection, ApiTokenType, CreateTokenPayload
 from gql.wellformed import WellFormedVariables
 
@@ -62,6 +63,25 @@ class Mutation:
         "closed (4401) at their next operation. Revoking a revoked token changes nothing. "
         "NOT_FOUND for an unknown id; CONFLICT for the last active admin token while "
         "API_ADMIN_TOKEN is not set (admin only).",
+    )
+    clone_mailing: MailingType = strawberry.mutation(
+        resolver=mailings.clone_mailing,
+        description=(
+            "Admin only. A new SCHEDULED mailing with the same text, filter and window as the"
+            " given one (in any state); messages, stats and test sends are not copied."
+            " BAD_USER_INPUT on startAt/endAt for a period a new mailing could not have"
+            " (including a default one), NOT_FOUND on id."
+        ),
+    )
+    test_send: TestSendType = strawberry.mutation(
+        resolver=testsend.send_test,
+        description=(
+            "Admin only. Sends the mailing's text to one phone through the probe now, once (no"
+            " retry), whatever the mailing's state, and records it in Mailing.testSends, never"
+            " in the mailing's messages or stats. Waits for the probe's answer (at most"
+            " PROBE_TIMEOUT seconds); a probe failure is the record's outcome, not an error."
+            " BAD_USER_INPUT on mailingId or phone, NOT_FOUND on mailingId."
+        ),
     )
 
 

@@ -1,5 +1,6 @@
 """create_app: the Starlette routes (/graphql, /docs, /schema.graphql, /healthz, /readyz,
-/health) and the lifespan that opens and closes the database and, later, the worker's clients."""
+/health, /metrics, /export) and the lifespan that opens and closes the database and, later,
+the worker's clients."""
 
 from __future__ import annotations
 
@@ -51,11 +52,15 @@ from gql.websocket import AuthenticatedTransportWS, SafeCloseWebSocketAdapter, b
 from herald import db, tree
 from herald.clock import utc_now
 from herald.events import Notifier, publish
+from herald.export import ExportRoute
 from herald.settings import Settings
+from jobs.probe import ProbeClient
+from jobs.probe_once import probe_sender
 from jobs.start import enqueue_start
 from jobs.worker import redis_client
 from models import health
 from models.mailing import Mailing
+from models.testsend import ProbeSend
 from models.token import authenticate
 from tools.graphiql import assets_available, graphiql_html, static_route
 from tools.redis_server import EmbeddedRedis, arq_settings
@@ -74,6 +79,7 @@ class AppState:
     workers: int = 0  # `herald worker` processes to supervise (herald/supervisor.py)
     probe_sim: bool = False  # run the probe simulator in its own process and send to it
     on_mailing_change: Callable[[int, Mailing | None], Awaitable[None]] | None = None
+    probe_send: ProbeSend | None = None  # testSend's probe call (`delivery` makes one)
     hub: Hub | None = None
     redis: ArqRedis | None = None  # the pool of `delivery`, checked by /readyz
     clock: Callable[[], datetime] = utc_now
@@ -157,6 +163,7 @@ class HeraldGraphQL(GraphQL[Context, None]):
             response=response,
             clock=self.state.clock,
             on_mailing_change=self.state.on_mailing_change,
+            probe_send=self.state.probe_send,
             hub=self.state.hub,
             token_usage=self.state.token_usage,
         )
@@ -304,6 +311,8 @@ async def delivery(state: AppState) -> AsyncIterator[None]:
             settings = replace(settings, probe_url=await tree.probe_sim(stack, settings))
             children["PROBE_URL"] = settings.probe_url
             log.info("probe simulator on %s (PROBE_URL was not set)", settings.probe_url)
+        if state.probe_send is None:
+            _test_send_probe(state, settings, stack)
         redis_url = settings.redis_url
         if not redis_url:
             embedded = await stack.enter_async_context(EmbeddedRedis(settings.data_dir))
@@ -354,6 +363,24 @@ async def delivery(state: AppState) -> AsyncIterator[None]:
         if state.workers:
             await tree.workers(stack, settings, state.workers, children)
         yield
+
+
+def _test_send_probe(state: AppState, settings: Settings, stack: contextlib.AsyncExitStack) -> None:
+    """testSend's own small probe client (each worker has its own), closed on exit."""
+    probe = ProbeClient(
+        settings.probe_url,
+        settings.probe_token.get(),
+        timeout=settings.probe_timeout,
+        max_connections=4,
+        clock=state.clock,
+    )
+    stack.push_async_callback(_forget_probe, state, probe)
+    state.probe_send = probe_sender(probe)
+
+
+async def _forget_probe(state: AppState, probe: ProbeClient) -> None:
+    state.probe_send = None
+    await probe.close()
 
 
 REDIS_START_PING = 2.0  # seconds: how long `herald serve` waits for Redis at start
@@ -491,6 +518,8 @@ def create_app(state: AppState) -> ASGIApp:
             Route("/readyz", readyz),
             Route("/health", healthz),  # older name: liveness, as it always answered
             Route("/metrics", metrics_route),
+            # CSV exports; an ASGI app, so every method reaches it (a JSON 405)
+            Route("/export/mailings/{id}/{name}", ExportRoute(state.settings)),
             static_route(ROOT),
         ],
         lifespan=lifespan,

@@ -22,6 +22,8 @@ FIELDS = (
     "token",
     "token_id",
     "api_token_id",
+    "source_mailing_id",
+    "test_send_id",
     "count",
     "worker",
     "error",

@@ -71,6 +71,7 @@ class Settings:
     backoff_base: float = 1.0
     backoff_cap: float = 60.0
     batch_size: int = 500
+    export_page_size: int = 5000  # messages per query of a CSV export
     sweep_interval: float = 2.0
     lease_seconds: float = 60.0
     circuit_trial: float = 5.0
@@ -119,6 +120,9 @@ class Settings:
             backoff_base=_float("BACKOFF_BASE", env.get("BACKOFF_BASE", "1"), 0.01),
             backoff_cap=_float("BACKOFF_CAP", env.get("BACKOFF_CAP", "60"), 0.01),
             batch_size=_int("BATCH_SIZE", env.get("BATCH_SIZE", "500"), 1, 10000),
+            export_page_size=_int(
+                "EXPORT_PAGE_SIZE", env.get("EXPORT_PAGE_SIZE", "5000"), 1, 50000
+            ),
             sweep_interval=_float("SWEEP_INTERVAL", env.get("SWEEP_INTERVAL", "2"), 0.1),
             lease_seconds=_float("LEASE_SECONDS", env.get("LEASE_SECONDS", "60"), 1),
             circuit_trial=_float(

@@ -6,17 +6,21 @@ from datetime import datetime
 
 from models.errors import IllegalTransition, NotFound
 from models.mailing import (
+    AudienceFilter,
     Mailing,
     MailingData,
     MailingPatch,
     MailingState,
     apply_patch,
     check_patch,
+    clone_period,
+    validate_mailing,
 )
 from models.message import Message, MessageStatus
 from models.schedule import revive_reachable
 from models.sql import lock_messages, write_transaction
 from models.stats import MailingStat
+from models.testsend import TestSend
 from models.transitions import MailingEvent, cancel_mailing_messages, move_mailings
 
 
@@ -37,6 +41,20 @@ async def create_mailing(data: MailingData) -> Mailing:
         window_start=data.window.start if data.window else None,
         window_end=data.window.end if data.window else None,
     )
+
+
+async def clone_mailing(
+    mailing_id: int, start_at: datetime | None, end_at: datetime | None, now: datetime
+) -> Mailing:
+    """A new SCHEDULED mailing with the source's text, filter and window, whatever the
+    source's state (re-running a finished campaign is the usual case); its period as
+    `clone_period` says, validated like a new mailing's. Messages, statistics and test sends
+    stay with the source: the copy snapshots its own audience when it starts."""
+    source = await get_mailing(mailing_id)
+    start, end = clone_period(source, start_at, end_at, now)
+    audience = AudienceFilter(tuple(source.operator_codes), tuple(source.tags))
+    data = validate_mailing(source.text, start, end, audience, source.window, now)
+    return await create_mailing(data)
 
 
 async def update_mailing(mailing_id: int, patch: MailingPatch, now: datetime) -> Mailing:
@@ -98,6 +116,7 @@ async def delete_mailing(mailing_id: int, now: datetime) -> None:
     await lock_messages("mailing_id", mailing_id)
     await Message.filter(mailing_id=mailing_id).delete()
     await MailingStat.filter(mailing_id=mailing_id).delete()  # after: the delete updates them
+    await TestSend.filter(mailing_id=mailing_id).delete()  # before the row their FK names
     await Mailing.filter(id=mailing_id).delete()
 
 

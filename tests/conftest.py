@@ -19,7 +19,10 @@ from arq.connections import ArqRedis
 
 from herald import db
 from herald.app import AppState, create_app
+from herald.clock import utc_now
 from herald.settings import Settings
+from jobs.probe import ProbeClient
+from jobs.probe_once import probe_sender
 from jobs.start import enqueue_start
 from models.mailing import Mailing
 from tests.support.api import GQL
@@ -154,6 +157,11 @@ async def engine(
             await enqueue_start(redis, queue, mailing)
 
     state.on_mailing_change = enqueue
+    # testSend's probe call, as herald/app.py's `delivery` makes it (no lifespan runs here).
+    probe = ProbeClient(
+        sim.url, settings.probe_token.get(), timeout=settings.probe_timeout, clock=utc_now
+    )
+    state.probe_send = probe_sender(probe)
     app = create_app(state)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://herald.test"
@@ -165,6 +173,7 @@ async def engine(
             yield engine
         finally:
             await engine.stop_workers()
+            await probe.close()
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Annotated
 
 import strawberry
 
@@ -10,6 +11,7 @@ import metrics
 from gql.audit import audit
 from gql.context import Context
 from gql.ids import parse_id
+from gql.scalars import DateTime
 from gql.types.enums import MailingStateEnum
 from gql.types.mailing import (
     AudienceFilterInput,
@@ -150,5 +152,30 @@ async def cancel_mailing(info: Info, id: strawberry.ID) -> MailingType:
     row = await lifecycle.cancel_mailing(parse_id(id), info.context.now())
     metrics.MAILING_TRANSITIONS.labels(event=MailingEvent.CANCEL).inc()
     audit(info.context.caller, "cancelMailing", mailing_id=row.id)
+    await info.context.after_mailing_change(row.id, row)
+    return MailingType.from_model(row)
+
+
+CLONE_START = (
+    "The copy's start (with a UTC offset, 2000-2100). Omitted: now plus the original's lead"
+    " time (its createdAt to its startAt, at least zero)."
+)
+CLONE_END = (
+    "The copy's end, after its start and in the future. Omitted: its start plus the"
+    " original's duration (endAt - startAt)."
+)
+
+
+async def clone_mailing(
+    info: Info,
+    id: Annotated[strawberry.ID, strawberry.argument(description="The mailing to copy.")],
+    start_at: Annotated[DateTime | None, strawberry.argument(description=CLONE_START)] = None,
+    end_at: Annotated[DateTime | None, strawberry.argument(description=CLONE_END)] = None,
+) -> MailingType:
+    source_id = parse_id(id)
+    start = None if start_at is None else validate_aware(start_at, "startAt")
+    end = None if end_at is None else validate_aware(end_at, "endAt")
+    row = await lifecycle.clone_mailing(source_id, start, end, info.context.now())
+    audit(info.context.caller, "cloneMailing", mailing_id=row.id, source_mailing_id=source_id)
     await info.context.after_mailing_change(row.id, row)
     return MailingType.from_model(row)

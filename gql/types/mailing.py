@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import time
+from typing import Annotated
 
 import strawberry
 
@@ -10,9 +11,11 @@ from gql.types.enums import MailingStateEnum, MessageStatusEnum
 from gql.types.message import MessageConnection, MessageType
 from gql.types.pagination import Connection, connection, decode_cursor
 from gql.types.stats import MailingStats
+from gql.types.testsend import TestSendConnection, TestSendType
 from models.mailing import Mailing
 from models.message import Message
 from models.pages import keyset_page
+from models.testsend import TestSend
 
 
 @strawberry.type
@@ -41,6 +44,20 @@ class TimeWindowInput:
 
 def _clock(seconds: int) -> Time:
     return Time(time(seconds // 3600, seconds % 3600 // 60, seconds % 60))
+
+
+async def _test_sends(
+    root: MailingType,
+    first: Annotated[
+        int | None, strawberry.argument(description="Page size: default 50, at most 500.")
+    ] = 50,
+    after: Annotated[
+        str | None, strawberry.argument(description="The endCursor of the previous page.")
+    ] = None,
+) -> TestSendConnection:
+    queryset = TestSend.filter(mailing_id=root.row.id)
+    page = await keyset_page(queryset, first, decode_cursor("test_send", after))
+    return connection("test_send", page, TestSendType.from_model)
 
 
 @strawberry.type(name="Mailing")
@@ -105,6 +122,15 @@ class MailingType:
             queryset = queryset.filter(status=status)
         page = await keyset_page(queryset, first, decode_cursor("message", after))
         return connection("message", page, MessageType.from_model)
+
+    test_sends: TestSendConnection = strawberry.field(
+        resolver=_test_sends,
+        description=(
+            "The mailing's test sends (testSend), oldest first: apart from its messages and"
+            " never counted in its stats. A connection like messages (first: default 50, at"
+            " most 500; counted by the query cost limit)."
+        ),
+    )
 
 
 @strawberry.input

@@ -16,7 +16,13 @@ from models.errors import InvalidInput
 from models.pages import Page
 
 # The id column each connection pages over: a cursor past its range is not one of ours.
-_MAX_IDS = {"client": MAX_ID, "mailing": MAX_ID, "message": MAX_BIG_ID, "token": MAX_ID}
+_MAX_IDS = {
+    "client": MAX_ID,
+    "mailing": MAX_ID,
+    "message": MAX_BIG_ID,
+    "token": MAX_ID,
+    "test_send": MAX_ID,
+}
 
 
 class Row(Protocol):

@@ -94,6 +94,26 @@ CASES: list[tuple[str, str, dict[str, Any] | None, int]] = [
         70,
     ),
     ("invalid variables: nothing runs", BY_VARIABLES, {"outer": "many"}, 0),
+    (
+        "Mailing.testSends is a connection like messages",
+        "{ mailings(first: 500) { edges { node { testSends(first: 500) { totalCount } } } } }",
+        None,
+        250_500,
+    ),
+    (
+        "testSends beside messages",
+        "{ mailings(first: 10) { edges { node { messages(first: 20) { totalCount }"
+        " testSends { totalCount } } } } }",
+        None,
+        50 + 10 * 50 + 10 * 50,
+    ),
+    (
+        "testSend's answer counts its own connections",
+        'mutation { testSend(mailingId: "1", phone: "79161234567") { id } cloneMailing(id: "1")'
+        " { testSends(first: 100) { totalCount } } }",
+        None,
+        100,
+    ),
 ]
 
 
@@ -149,6 +169,12 @@ async def test_issue_query_refused_with_its_cost(
     assert cost_error(body) == {"code": "BAD_USER_INPUT", "cost": 250_500, "budget": BUDGET}
     assert "250,500" in body["errors"][0]["message"]
     assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.WARNING]
+
+
+async def test_nested_test_sends_refused(gql: GQL) -> None:
+    query = "{ mailings(first: 100) { edges { node { testSends(first: 100) { totalCount } } } } }"
+    body = await gql(query)
+    assert cost_error(body) == {"code": "BAD_USER_INPUT", "cost": 10_100, "budget": BUDGET}
 
 
 async def test_three_aliased_copies_refused(gql: GQL) -> None:

@@ -9,6 +9,7 @@ from models.sql import db as connection
 from models.sql import is_postgres
 
 TABLES = (
+    "test_send",
     "message",
     "mailing_stat",
     "mailing",
