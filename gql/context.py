@@ -37,9 +37,20 @@ class Context:
     on_mailing_change: Callable[[int, Mailing | None], Awaitable[None]] | None = None
     hub: Hub | None = None
     connection_params: dict[str, object] | None = None
+    # Reads the probe circuit (True: open), None when it cannot tell (no Redis, or Redis does
+    # not answer); injected by herald/app.py. Read at most once per request.
+    read_circuit: Callable[[], Awaitable[bool | None]] | None = None
+    _circuit: bool | None = field(default=None, init=False, repr=False)
 
     def now(self) -> datetime:
         return self.clock()
+
+    async def circuit_open(self) -> bool:
+        """Whether the probe circuit is open, as far as can be told (unknown: closed)."""
+        if self._circuit is None:
+            known = await self.read_circuit() if self.read_circuit is not None else None
+            self._circuit = bool(known)
+        return self._circuit
 
     async def after_mailing_change(self, mailing_id: int, mailing: Mailing | None) -> None:
         """Let the delivery engine know (the one enqueue helper the API may call): schedule

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import secrets
@@ -56,6 +57,7 @@ from jobs.worker import DeliveryWorker, redis_client
 from models import health
 from models.mailing import Mailing
 from models.token import role_for
+from models.waits import circuit_key
 from tools.graphiql import assets_available, graphiql_html, static_route
 from tools.redis_server import EmbeddedRedis, arq_settings
 
@@ -156,9 +158,10 @@ class HeraldGraphQL(GraphQL[Context, None]):
             role=role,
             request=request,
             response=response,
-            clock=utc_now,
+            clock=self.state.clock,
             on_mailing_change=self.state.on_mailing_change,
             hub=self.state.hub,
+            read_circuit=functools.partial(read_circuit, self.state),
         )
 
     async def render_graphql_ide(self, request: Any) -> HTMLResponse:
@@ -420,6 +423,22 @@ async def _check(probe: Callable[[], Awaitable[str | None]]) -> str:
     except Exception as exc:
         return f"unreachable: {type(exc).__name__}"
     return problem or "ok"
+
+
+CIRCUIT_READ_TIMEOUT = 0.5  # seconds: Message.waitingFor never waits longer on Redis
+
+
+async def read_circuit(state: AppState) -> bool | None:
+    """Whether the workers' probe circuit is open (their key in Redis); None when this
+    process has no Redis or it does not answer in time (nothing about it is logged: /readyz
+    reports Redis)."""
+    if state.redis is None:
+        return None
+    try:
+        async with asyncio.timeout(CIRCUIT_READ_TIMEOUT):
+            return bool(await state.redis.exists(circuit_key(state.settings.queue_name)))
+    except (RedisError, OSError, TimeoutError):
+        return None
 
 
 async def readiness(state: AppState) -> dict[str, str]:

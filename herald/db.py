@@ -22,6 +22,7 @@ MODEL_MODULES = [
     "models.stats",
     "models.idempotency",
     "models.health",
+    "models.attempts",
 ]
 
 

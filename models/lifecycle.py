@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from models.attempts import MessageAttempt
 from models.errors import IllegalTransition, NotFound
 from models.mailing import (
     Mailing,
@@ -82,9 +83,9 @@ async def _apply_timing_edit(mailing: Mailing, patch: MailingPatch, now: datetim
 
 @write_transaction
 async def delete_mailing(mailing_id: int, now: datetime) -> None:
-    """Delete a mailing with its messages and counters, in whatever state, in one transaction:
-    its commit is also the stop (the worker finds nothing more to claim, and an outcome for a
-    message already gone matches no row).
+    """Delete a mailing with its messages, their attempt history and counters, in whatever
+    state, in one transaction: its commit is also the stop (the worker finds nothing more to
+    claim, and an outcome for a message already gone matches no row).
 
     A running mailing's messages are being written by the worker meanwhile, so locks are taken
     in the one order every writer of messages uses: the mailing row, then its message rows in
@@ -98,6 +99,7 @@ async def delete_mailing(mailing_id: int, now: datetime) -> None:
     await lock_messages("mailing_id", mailing_id)
     await Message.filter(mailing_id=mailing_id).delete()
     await MailingStat.filter(mailing_id=mailing_id).delete()  # after: the delete updates them
+    await MessageAttempt.filter(mailing_id=mailing_id).delete()
     await Mailing.filter(id=mailing_id).delete()
 
 

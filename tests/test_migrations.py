@@ -103,6 +103,7 @@ async def test_migrations_match_models(empty_url: str, tmp_path: Path) -> None:
     tables = {
         *("api_token", "client", "mailing", "message", "mailing_stat", "idempotency_key"),
         "worker_heartbeat",
+        "message_attempt",
     }
     assert set(migrated) == tables
     assert migrated == generated

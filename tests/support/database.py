@@ -9,6 +9,7 @@ from models.sql import db as connection
 from models.sql import is_postgres
 
 TABLES = (
+    "message_attempt",
     "message",
     "mailing_stat",
     "mailing",
