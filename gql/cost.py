@@ -169,7 +169,8 @@ def over_budget(cost: int, budget: int) -> GraphQLError:
     return GraphQLError(
         f"query cost {cost:,} nodes exceeds the budget of {budget:,}: each connection counts"
         f" its `first` (50 when omitted, at most {MAX_PAGE}, at least {MIN_PAGE_COST}) times"
-        " the `first`s of the connections around it; ask for smaller pages and follow"
+        " the `first`s of the connections around it (Message.history its `first`, up to"
+        f" {MAX_HISTORY}; Mailing.timeline {MAX_BUCKETS}); ask for smaller pages and follow"
         " `pageInfo.endCursor`",
         extensions={"code": "BAD_USER_INPUT", "cost": cost, "budget": budget},
     )
