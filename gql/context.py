@@ -42,6 +42,10 @@ class Context:
     connection_params: dict[str, object] | None = None
     caller: Caller | None = None  # the token: named in the audit log
     token_usage: TokenUsage | None = None
+    # Reads the probe circuit (True: open), None when it cannot tell (no Redis, or Redis does
+    # not answer); injected by herald/app.py. Read at most once per request.
+    read_circuit: Callable[[], Awaitable[bool | None]] | None = None
+    _circuit: bool | None = field(default=None, init=False, repr=False)
 
     def now(self) -> datetime:
         return self.clock()
@@ -52,6 +56,13 @@ class Context:
         self.caller, self.role = caller, caller.role if caller else None
         if caller is not None and self.token_usage is not None:
             self.token_usage.seen(caller, self.now())
+
+    async def circuit_open(self) -> bool:
+        """Whether the probe circuit is open, as far as can be told (unknown: closed)."""
+        if self._circuit is None:
+            known = await self.read_circuit() if self.read_circuit is not None else None
+            self._circuit = bool(known)
+        return self._circuit
 
     async def after_mailing_change(self, mailing_id: int, mailing: Mailing | None) -> None:
         """Let the delivery engine know (the one enqueue helper the API may call): schedule

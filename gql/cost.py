@@ -35,8 +35,10 @@ from graphql import (
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from strawberry.extensions import SchemaExtension
 
+from models.attempts import MAX_HISTORY
 from models.errors import InvalidInput
 from models.pages import MAX_PAGE, page_size
+from models.timeline import MAX_BUCKETS
 
 # Nodes one operation may ask for. Execution costs 0.2-0.5 ms per node here (strawberry and
 # graphql-core, per field), whatever the table size, plus a count and a page query per page:
@@ -50,6 +52,12 @@ MIN_PAGE_COST = 50
 # Products beyond this are all "far too much"; stopping here keeps the arithmetic small even
 # for documents that spread fragments into fragments.
 _CEILING = 10**12
+# List fields that grow with the data but are not connections: (type, field) -> the most
+# entries one returns. Each entry is a node, multiplied like a connection's; a `first` argument
+# counts as given, up to that maximum. Each is one query (batched across a request's parents
+# for history), so no MIN_PAGE_COST. tests/gql/test_cost.py checks every list field of the
+# schema with a `first` argument is either a connection or listed here.
+BOUNDED_LISTS = {("Message", "history"): MAX_HISTORY, ("Mailing", "timeline"): MAX_BUCKETS}
 
 
 def _is_connection(field: GraphQLField) -> bool:
@@ -107,10 +115,24 @@ class _Walk:
             if isinstance(named, GraphQLObjectType)
             else 0
         )
+        bound = BOUNDED_LISTS.get((parent.name, node.name.value))
+        if bound is not None:
+            size = self._list_size(definition, node, bound)
+            return min(size + size * inner, _CEILING)
         if not _is_connection(definition):
             return inner
         size = self._size(definition, node)
         return min(max(size, MIN_PAGE_COST) + size * inner, _CEILING)
+
+    def _list_size(self, definition: GraphQLField, node: FieldNode, bound: int) -> int:
+        """A bounded list's `first` as given (within 0..bound), else the bound."""
+        if "first" not in definition.args:
+            return bound
+        try:
+            first = get_argument_values(definition, node, self.variables).get("first")
+        except GraphQLError:
+            return bound  # execution reports the bad argument
+        return min(max(first, 0), bound) if isinstance(first, int) else bound
 
     def _size(self, definition: GraphQLField, node: FieldNode) -> int:
         """The page the resolver will serve: the default for none/null, the cap above it."""
@@ -147,7 +169,8 @@ def over_budget(cost: int, budget: int) -> GraphQLError:
     return GraphQLError(
         f"query cost {cost:,} nodes exceeds the budget of {budget:,}: each connection counts"
         f" its `first` (50 when omitted, at most {MAX_PAGE}, at least {MIN_PAGE_COST}) times"
-        " the `first`s of the connections around it; ask for smaller pages and follow"
+        " the `first`s of the connections around it (Message.history its `first`, up to"
+        f" {MAX_HISTORY}; Mailing.timeline {MAX_BUCKETS}); ask for smaller pages and follow"
         " `pageInfo.endCursor`",
         extensions={"code": "BAD_USER_INPUT", "cost": cost, "budget": budget},
     )

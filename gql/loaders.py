@@ -1,4 +1,5 @@
-"""DataLoaders, built per request: stats, mailings and clients fetched once per batch."""
+"""DataLoaders, built per request: stats, mailings, clients and attempt histories fetched
+once per batch."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass, field
 
 from strawberry.dataloader import DataLoader
 
+from models.attempts import AttemptRecord, histories
 from models.client import Client
 from models.mailing import Mailing
 from models.stats import Counts, counts_for_mailings
@@ -27,6 +29,14 @@ async def _load_clients(ids: Sequence[int]) -> list[Client | None]:
     return [rows.get(i) for i in ids]
 
 
+def _history_loader(first: int) -> DataLoader[int, list[AttemptRecord]]:
+    async def load(ids: Sequence[int]) -> list[list[AttemptRecord]]:
+        found = await histories(ids, first)
+        return [found[i] for i in ids]
+
+    return DataLoader(load_fn=load)
+
+
 @dataclass
 class Loaders:
     counts: DataLoader[int, Counts] = field(
@@ -38,3 +48,10 @@ class Loaders:
     clients: DataLoader[int, Client | None] = field(
         default_factory=lambda: DataLoader(load_fn=_load_clients)
     )
+    history_by_first: dict[int, DataLoader[int, list[AttemptRecord]]] = field(default_factory=dict)
+
+    def history(self, first: int) -> DataLoader[int, list[AttemptRecord]]:
+        """One loader per page size asked for: a request's messages share one query each."""
+        if first not in self.history_by_first:
+            self.history_by_first[first] = _history_loader(first)
+        return self.history_by_first[first]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import secrets
@@ -62,6 +63,7 @@ from models import health
 from models.mailing import Mailing
 from models.testsend import ProbeSend
 from models.token import authenticate
+from models.waits import circuit_key
 from tools.graphiql import assets_available, graphiql_html, static_route
 from tools.redis_server import EmbeddedRedis, arq_settings
 
@@ -166,6 +168,7 @@ class HeraldGraphQL(GraphQL[Context, None]):
             probe_send=self.state.probe_send,
             hub=self.state.hub,
             token_usage=self.state.token_usage,
+            read_circuit=functools.partial(read_circuit, self.state),
         )
         if request.scope["type"] == "http":  # a websocket signs in with connection_init
             token = bearer(request.headers.get("authorization"))
@@ -442,6 +445,22 @@ async def _check(probe: Callable[[], Awaitable[str | None]]) -> str:
     except Exception as exc:
         return f"unreachable: {type(exc).__name__}"
     return problem or "ok"
+
+
+CIRCUIT_READ_TIMEOUT = 0.5  # seconds: Message.waitingFor never waits longer on Redis
+
+
+async def read_circuit(state: AppState) -> bool | None:
+    """Whether the workers' probe circuit is open (their key in Redis); None when this
+    process has no Redis or it does not answer in time (nothing about it is logged: /readyz
+    reports Redis)."""
+    if state.redis is None:
+        return None
+    try:
+        async with asyncio.timeout(CIRCUIT_READ_TIMEOUT):
+            return bool(await state.redis.exists(circuit_key(state.settings.queue_name)))
+    except (RedisError, OSError, TimeoutError):
+        return None
 
 
 async def readiness(state: AppState) -> dict[str, str]:

@@ -23,6 +23,7 @@ MODEL_MODULES = [
     "models.idempotency",
     "models.health",
     "models.testsend",
+    "models.attempts",
 ]
 
 

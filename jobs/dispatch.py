@@ -26,9 +26,10 @@ from jobs.limits import Circuit, RateLimiter
 from jobs.pacing import Concurrency, RoundTrips
 from jobs.probe import ProbeClient, Rejected, Transient, Unauthorized
 from jobs.settings import DeliverySettings
+from models.attempts import Attempt
 from models.delivery import Claimed, Outcome, Scope, claim, fair_shares, mark_sent, record
 from models.mailing import Mailing, MailingState, Window
-from models.outcome import Answer, Decision, RetryPolicy, after_answer, before_send
+from models.outcome import Answer, Decision, RetryPolicy, Tried, after_answer, before_send
 from models.schedule import finish_done, unsent_zones
 from models.stats import unsent_counts
 from models.transitions import MessageEvent
@@ -222,8 +223,26 @@ class Dispatcher:
         if held is not None or mailing is None:
             self._decided(message, held or Decision(event=MessageEvent.RELEASE))
             return
-        answer, detail, retry_after = Answer.ACCEPTED, "", None
-        outcome, started = "accepted", time.perf_counter()
+        started = time.perf_counter()
+        tried = await self._call_probe(message, mailing)
+        metrics.PROBE_LATENCY.observe(time.perf_counter() - started)
+        metrics.PROBE_OUTCOMES.labels(outcome=tried.outcome).inc()
+        now = self.clock()
+        decision = after_answer(
+            tried.answer,
+            attempts=message.attempts,
+            policy=self.retry,
+            now=now,
+            rand=self.rand,
+            detail=tried.detail,
+            retry_after=tried.retry_after,
+        )
+        if decision.event == MessageEvent.RETRY:
+            metrics.RETRIES.labels(cause=tried.outcome).inc()
+        self._decided(message, decision, tried.attempt(message.attempts, now))
+
+    async def _call_probe(self, message: Claimed, mailing: Active) -> Tried:
+        """One probe call, its answer classified; the circuit and pacing see it."""
         try:
             # The full timeout, not what is left before the end: an attempt started in time
             # has its answer recorded whenever it comes, so an accepted message is SENT.
@@ -234,46 +253,35 @@ class Dispatcher:
                 attempt=message.attempts,
                 log_extra={"mailing_id": message.mailing_id, "client_id": message.client_id},
             )
-        except Unauthorized:
+        except Unauthorized as exc:
             await self.circuit.trip()
-            answer, outcome = Answer.UNAUTHORIZED, "unauthorized"
+            return Tried(Answer.UNAUTHORIZED, "unauthorized", exc.status, exc.latency)
         except Rejected as exc:
             self._observe(exc.latency)
-            answer, detail, outcome = Answer.REJECTED, exc.message, "rejected"
+            return Tried(Answer.REJECTED, "rejected", exc.status, exc.latency, exc.message)
         except Transient as exc:
-            outcome = "transient"
             if exc.status is None:  # timeout or no connection: not a round trip
                 self.window.lost()
-                outcome = "timeout"
             else:
                 self._observe(exc.latency)
-            answer, detail, retry_after = Answer.TRANSIENT, exc.message, exc.retry_after
+            outcome = "transient" if exc.status is not None else "timeout"
+            return Tried(
+                Answer.TRANSIENT, outcome, exc.status, exc.latency, exc.message, exc.retry_after
+            )
         except Exception:
             log.exception(
                 "unexpected error sending message",
                 extra={"message_id": message.id, "mailing_id": message.mailing_id},
             )
-            answer, outcome = Answer.ERROR, "error"
-        else:
-            self._observe(result.latency)
-            if await self.circuit.is_open():
-                await self.circuit.close()
-        metrics.PROBE_LATENCY.observe(time.perf_counter() - started)
-        metrics.PROBE_OUTCOMES.labels(outcome=outcome).inc()
-        decision = after_answer(
-            answer,
-            attempts=message.attempts,
-            policy=self.retry,
-            now=self.clock(),
-            rand=self.rand,
-            detail=detail,
-            retry_after=retry_after,
-        )
-        if decision.event == MessageEvent.RETRY:
-            metrics.RETRIES.labels(cause=outcome).inc()
-        self._decided(message, decision)
+            return Tried(Answer.ERROR, "error")
+        self._observe(result.latency)
+        if await self.circuit.is_open():
+            await self.circuit.close()
+        return Tried(Answer.ACCEPTED, "accepted", result.status, result.latency)
 
-    def _decided(self, message: Claimed, decision: Decision) -> None:
+    def _decided(
+        self, message: Claimed, decision: Decision, attempt: Attempt | None = None
+    ) -> None:
         metrics.MESSAGES.labels(outcome=decision.event.value).inc()
         if decision.event == MessageEvent.ACCEPT:
             self.sent.append(message.id)
@@ -285,6 +293,7 @@ class Dispatcher:
                 next_attempt_at=decision.at,
                 error=decision.error,
                 lease_until=message.lease_until,
+                attempt=attempt,
             )
         )
 

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from redis.exceptions import RedisError
 
 import metrics
+from models.waits import circuit_key
 
 log = logging.getLogger("herald.worker")
 T = TypeVar("T")
@@ -136,7 +137,7 @@ class Circuit:
         *,
         monotonic: Monotonic = time.monotonic,
     ) -> None:
-        self.redis, self.key, self.trial_every = redis, f"{prefix}:circuit", trial_every
+        self.redis, self.key, self.trial_every = redis, circuit_key(prefix), trial_every
         self.guard = guard or RedisGuard(monotonic=monotonic)
         self.monotonic = monotonic
         self._open = False

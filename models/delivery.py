@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from models.attempts import Attempt, attempt_fields
 from models.sql import PerDialect, execute, fetch, is_postgres, json_rows, write_transaction
 from models.transitions import (
+    MESSAGE_EVENTS,
     UNSENT,
     MessageEvent,
     message_cas,
@@ -173,6 +175,7 @@ class Outcome:
     next_attempt_at: datetime | None = None  # None: now
     error: str | None = None
     lease_until: datetime  # the claim this outcome belongs to
+    attempt: Attempt | None = None  # the failed probe call, if one was made: kept as history
 
     def __post_init__(self) -> None:
         assert self.event in OUTCOME_EVENTS, self.event
@@ -207,19 +210,55 @@ RECORD = PerDialect(
     postgres=_record_sql(OUTCOME_ROWS.postgres, IDS.postgres),
     sqlite=_record_sql(OUTCOME_ROWS.sqlite, IDS.sqlite),
 )
+
+# The failed attempts of the same chunk, from the same JSON parameter (only rows that carry an
+# attempt), run just before RECORD in its transaction and under the same guard (still SENDING
+# under this claim's lease): exactly the rows RECORD then moves get a history row. On
+# PostgreSQL the guard locks them in id order, as RECORD does.
+ATTEMPT_ROWS = PerDialect(
+    postgres="WITH a AS (SELECT * FROM json_to_recordset(:rows::json) AS r(id bigint,"
+    " status varchar, err varchar, lease timestamptz, attempt int, at timestamptz, http int,"
+    " ms double precision, cls varchar) WHERE cls IS NOT NULL)",
+    sqlite="WITH a AS MATERIALIZED (SELECT json_extract(value, '$.id') AS id,"
+    " json_extract(value, '$.status') AS status, json_extract(value, '$.err') AS err,"
+    " json_extract(value, '$.lease') AS lease, json_extract(value, '$.attempt') AS attempt,"
+    " json_extract(value, '$.at') AS at, json_extract(value, '$.http') AS http,"
+    " json_extract(value, '$.ms') AS ms, json_extract(value, '$.cls') AS cls"
+    " FROM json_each(:rows) WHERE json_extract(value, '$.cls') IS NOT NULL)",
+)
+_CLAIMED = sql_list(MESSAGE_EVENTS[MessageEvent.RETRY].sources)
+
+
+def _record_attempts_sql(rows: str, ids: str) -> str:
+    return (
+        f"{rows} INSERT INTO message_attempt (message_id, mailing_id, attempt, at,"
+        " http_status, latency_ms, error_class, error, outcome)"
+        " SELECT m.id, m.mailing_id, a.attempt, a.at, a.http, a.ms, a.cls, a.err, a.status"
+        f" FROM a JOIN message m ON m.id = a.id WHERE m.{ids} AND m.status IN {_CLAIMED}"
+        " AND m.lease_owner = :owner AND m.lease_until = a.lease"
+    )
+
+
+RECORD_ATTEMPTS = PerDialect(
+    postgres=_record_attempts_sql(ATTEMPT_ROWS.postgres, IDS.postgres),
+    sqlite=_record_attempts_sql(ATTEMPT_ROWS.sqlite, IDS.sqlite),
+)
 RECORD_CHUNK = 1000
 
 
 async def record(outcomes: Sequence[Outcome], owner: str, now: datetime) -> None:
     """Write non-SENT outcomes in ONE statement per chunk (a release, PENDING, gives the
     attempt back). One statement, not one per row: on PostgreSQL each statement fires the
-    counter trigger, and many small ones locked counter rows in arrival order (deadlocks)."""
+    counter trigger, and many small ones locked counter rows in arrival order (deadlocks).
+    The chunk's failed probe calls go into the attempt history by one more statement in the
+    same transaction, only when the chunk has any (never for a success or a release that
+    sent nothing)."""
     for start in range(0, len(outcomes), RECORD_CHUNK):
         await _record_chunk(outcomes[start : start + RECORD_CHUNK], owner, now)
 
 
 def _outcome_row(outcome: Outcome, now: datetime) -> dict[str, Any]:
-    return {
+    row = {
         "id": outcome.id,
         "status": target_of(outcome.event).value,
         "next_at": _utc(outcome.next_attempt_at or now),
@@ -228,16 +267,14 @@ def _outcome_row(outcome: Outcome, now: datetime) -> dict[str, Any]:
         "unused": 1 if outcome.event == MessageEvent.RELEASE else 0,
         "lease": _utc(outcome.lease_until),
     }
+    return row | attempt_fields(outcome.attempt) if outcome.attempt else row
 
 
 @write_transaction
 async def _record_chunk(outcomes: Sequence[Outcome], owner: str, now: datetime) -> None:
     if not outcomes:
         return
-    await execute(
-        RECORD,
-        rows=json_rows(_outcome_row(o, now) for o in outcomes),
-        ids=[o.id for o in outcomes],
-        owner=owner,
-        now=_utc(now),
-    )
+    rows, ids = json_rows(_outcome_row(o, now) for o in outcomes), [o.id for o in outcomes]
+    if any(o.attempt for o in outcomes):
+        await execute(RECORD_ATTEMPTS, rows=rows, ids=ids, owner=owner)
+    await execute(RECORD, rows=rows, ids=ids, owner=owner, now=_utc(now))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from models.attempts import MessageAttempt
 from models.errors import IllegalTransition, NotFound
 from models.mailing import (
     AudienceFilter,
@@ -100,9 +101,9 @@ async def _apply_timing_edit(mailing: Mailing, patch: MailingPatch, now: datetim
 
 @write_transaction
 async def delete_mailing(mailing_id: int, now: datetime) -> None:
-    """Delete a mailing with its messages and counters, in whatever state, in one transaction:
-    its commit is also the stop (the worker finds nothing more to claim, and an outcome for a
-    message already gone matches no row).
+    """Delete a mailing with its messages, their attempt history and counters, in whatever
+    state, in one transaction: its commit is also the stop (the worker finds nothing more to
+    claim, and an outcome for a message already gone matches no row).
 
     A running mailing's messages are being written by the worker meanwhile, so locks are taken
     in the one order every writer of messages uses: the mailing row, then its message rows in
@@ -117,6 +118,7 @@ async def delete_mailing(mailing_id: int, now: datetime) -> None:
     await Message.filter(mailing_id=mailing_id).delete()
     await MailingStat.filter(mailing_id=mailing_id).delete()  # after: the delete updates them
     await TestSend.filter(mailing_id=mailing_id).delete()  # before the row their FK names
+    await MessageAttempt.filter(mailing_id=mailing_id).delete()
     await Mailing.filter(id=mailing_id).delete()
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from models.attempts import Attempt, ErrorClass
 from models.mailing import Window
 from models.transitions import MessageEvent
 from models.windows import is_open, next_opening, zone
@@ -24,6 +25,30 @@ class Answer(StrEnum):
     TRANSIENT = "transient"  # timeout, connection error, 5xx, 429, a 200 with a bad body
     UNAUTHORIZED = "unauthorized"  # 401/403: our token, not this message
     ERROR = "error"  # a bug of ours while sending: retried like a transient failure
+
+
+@dataclass(frozen=True)
+class Tried:
+    """A probe call's answer as the send loop saw it, and what the attempt history keeps of
+    it (`outcome`: the metrics' label, also the error class of a failed attempt)."""
+
+    answer: Answer
+    outcome: str
+    status: int | None = None
+    latency: float | None = None
+    detail: str = ""
+    retry_after: float | None = None
+
+    def attempt(self, number: int, at: datetime) -> Attempt | None:
+        if self.answer == Answer.ACCEPTED:
+            return None
+        return Attempt(
+            number=number,
+            at=at,
+            error_class=ErrorClass(self.outcome),
+            http_status=self.status,
+            latency=self.latency,
+        )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -104,6 +104,7 @@ async def test_migrations_match_models(empty_url: str, tmp_path: Path) -> None:
         *("api_token", "client", "mailing", "message", "mailing_stat", "idempotency_key"),
         "worker_heartbeat",
         "test_send",
+        "message_attempt",
     }
     assert set(migrated) == tables
     assert migrated == generated

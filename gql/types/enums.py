@@ -2,16 +2,77 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from enum import Enum
+from typing import TYPE_CHECKING, TypeVar
 
 import strawberry
 
+from models.attempts import ErrorClass
 from models.mailing import MailingState
 from models.message import MessageStatus
+from models.timeline import Bucket
+from models.waits import WaitReason
+
+E = TypeVar("E", bound=type[Enum])
+
+
+def described(enum: E, name: str, description: str, values: dict[str, str]) -> E:
+    """A domain enum as a GraphQL enum with a description on the type and on every value
+    (the domain's enums cannot carry strawberry's `enum_value`: models/ knows no GraphQL)."""
+    wrapped = strawberry.enum(enum, name=name, description=description)
+    definition = wrapped.__strawberry_definition__  # type: ignore[attr-defined]
+    assert {v.name for v in definition.values} == set(values), f"describe every {name} value"
+    for value in definition.values:
+        value.description = values[value.name]
+    return wrapped
+
+
+WAIT_REASONS = {
+    "NONE": "Not waiting: the message is final, in flight (SENDING), or due now (the next"
+    " claim takes it).",
+    "PAUSED": "Its mailing is paused; resumeMailing makes it due again.",
+    "WINDOW": "The client's local time (its IANA zone, at the server's now) is outside the"
+    " mailing's window; it is claimed from the zone's next opening (nextAttemptAt).",
+    "RETRY_BACKOFF": "A failed attempt's backoff (exponential with jitter, never shorter than"
+    " the probe's Retry-After) runs until nextAttemptAt.",
+    "END": "endAt has passed, or is too close for an answer to come before it: no attempt"
+    " starts; the sweep marks it EXPIRED at endAt.",
+    "CIRCUIT": "The probe refused Herald's token (401/403): nothing is sent but one trial"
+    " every CIRCUIT_TRIAL_SECONDS until one is accepted. Read from Redis; while Redis does"
+    " not answer this is reported as NONE.",
+}
+ERROR_CLASSES = {
+    "TRANSIENT": 'An HTTP answer worth retrying: 5xx, 429, or a 200 whose body is not {"code": 0}.',
+    "TIMEOUT": "No answer within PROBE_TIMEOUT, or no connection at all (httpStatus null).",
+    "REJECTED": "400/404/422 (or another 4xx): the probe will never accept this message.",
+    "UNAUTHORIZED": "401/403: the probe refused Herald's token; the circuit opened and the"
+    " attempt was given back (attempts is not counted down by it).",
+    "ERROR": "An unexpected error inside Herald while sending; retried like TRANSIENT.",
+}
+BUCKETS = {
+    "SECOND": "One second (UTC).",
+    "MINUTE": "One minute, starting at :00 UTC.",
+    "HOUR": "One hour, starting on the hour UTC.",
+}
 
 if TYPE_CHECKING:
     MessageStatusEnum = MessageStatus
     MailingStateEnum = MailingState
+    WaitReasonEnum = WaitReason
+    ErrorClassEnum = ErrorClass
+    TimelineBucketEnum = Bucket
 else:
     MessageStatusEnum = strawberry.enum(MessageStatus, name="MessageStatus")
     MailingStateEnum = strawberry.enum(MailingState, name="MailingState")
+    WaitReasonEnum = described(
+        WaitReason,
+        "WaitReason",
+        "Why an unsent message is not being sent right now (Message.waitingFor).",
+        WAIT_REASONS,
+    )
+    ErrorClassEnum = described(
+        ErrorClass, "AttemptErrorClass", "Why a probe attempt failed.", ERROR_CLASSES
+    )
+    TimelineBucketEnum = described(
+        Bucket, "TimelineBucket", "The width of one Mailing.timeline bucket.", BUCKETS
+    )

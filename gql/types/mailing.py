@@ -7,7 +7,9 @@ import strawberry
 
 from gql.context import Context
 from gql.scalars import DateTime, Time
-from gql.types.enums import MailingStateEnum, MessageStatusEnum
+from gql.types.attempt import TimelinePoint
+from gql.types.enums import MailingStateEnum, MessageStatusEnum, TimelineBucketEnum
+from gql.types.fields import described
 from gql.types.message import MessageConnection, MessageType
 from gql.types.pagination import Connection, connection, decode_cursor
 from gql.types.stats import MailingStats
@@ -16,6 +18,24 @@ from models.mailing import Mailing
 from models.message import Message
 from models.pages import keyset_page
 from models.testsend import TestSend
+from models.timeline import MAX_BUCKETS, timeline
+
+TimelineFrom = Annotated[
+    DateTime | None,
+    strawberry.argument(
+        name="from",
+        description="The range's start (default: when the mailing started), widened to the"
+        " start of its bucket; between 2000-01-01 and 2100-01-01 (BAD_USER_INPUT on from).",
+    ),
+]
+TimelineTo = Annotated[
+    DateTime | None,
+    strawberry.argument(
+        description="The range's end, exclusive (default: when the mailing finished, a"
+        " cancelled one 60 s later, or now while it runs), widened to the end of its bucket;"
+        " after from (BAD_USER_INPUT on to).",
+    ),
+]
 
 
 @strawberry.type
@@ -131,6 +151,24 @@ class MailingType:
             " most 500; counted by the query cost limit)."
         ),
     )
+
+    @described(
+        "Messages sent, failed and retried per UTC bucket over a range, every bucket listed"
+        f" (zeros included), at most {MAX_BUCKETS} buckets (more is BAD_USER_INPUT on bucket:"
+        " choose a larger bucket or a shorter range). Empty before the mailing starts. One"
+        f" grouped query; counts as {MAX_BUCKETS} nodes in the query cost."
+    )
+    async def timeline(
+        self,
+        info: strawberry.Info[Context, None],
+        bucket: Annotated[
+            TimelineBucketEnum, strawberry.argument(description="The width of one bucket.")
+        ],
+        from_: TimelineFrom = None,
+        to: TimelineTo = None,
+    ) -> list[TimelinePoint]:
+        points = await timeline(self.row, bucket, info.context.now(), from_, to)
+        return [TimelinePoint.from_point(p) for p in points]
 
 
 @strawberry.input

@@ -6,10 +6,15 @@ import strawberry
 
 from gql.context import Context
 from gql.scalars import DateTime
+from gql.types.attempt import AttemptType
 from gql.types.client import ClientType
-from gql.types.enums import MessageStatusEnum
+from gql.types.enums import MessageStatusEnum, WaitReasonEnum
+from gql.types.fields import described
 from gql.types.pagination import Connection
+from models.attempts import DEFAULT_HISTORY, MAX_HISTORY, history_size
 from models.message import Message
+from models.transitions import UNSENT
+from models.waits import WaitReason, needs_circuit, waiting_for
 
 if TYPE_CHECKING:
     from gql.types.mailing import MailingType
@@ -50,6 +55,61 @@ class MessageType:
     @strawberry.field
     def last_error(self) -> str | None:
         return self.row.last_error
+
+    @described(
+        "When the message may next be claimed, UTC: its zone's next window"
+        " opening, the end of its retry backoff, or a time already past (due now). Null once"
+        " it is final or while it is SENDING."
+    )
+    def next_attempt_at(self) -> DateTime | None:
+        at = self.row.next_attempt_at
+        return DateTime(at) if at is not None and self.row.status in UNSENT else None
+
+    @described(
+        "Why it is not being sent right now, at the server's current time (see"
+        " WaitReason); NONE for a final or SENDING message."
+    )
+    async def waiting_for(self, info: strawberry.Info[Context, None]) -> WaitReasonEnum:
+        if self.row.status not in UNSENT:
+            return WaitReason.NONE
+        mailing = await info.context.loaders.mailings.load(self.row.mailing_id)  # type: ignore[attr-defined]
+        if mailing is None:
+            return WaitReason.NONE
+        circuit = needs_circuit(self.row.status, mailing.state) and (
+            await info.context.circuit_open()
+        )
+        return waiting_for(
+            status=self.row.status,
+            next_attempt_at=self.row.next_attempt_at,
+            timezone=self.row.timezone,
+            mailing_state=mailing.state,
+            window=mailing.window,
+            end_at=mailing.end_at,
+            now=info.context.now(),
+            circuit_open=circuit,
+        )
+
+    @described(
+        f"Its attempts that did not succeed, newest first: at most `first`"
+        f" (default {DEFAULT_HISTORY}, at most {MAX_HISTORY}; each counts as a node in the"
+        " query cost). A first-time success leaves it empty."
+    )
+    async def history(
+        self,
+        info: strawberry.Info[Context, None],
+        first: Annotated[
+            int | None,
+            strawberry.argument(
+                description=f"How many, newest first; capped at {MAX_HISTORY}, negative is"
+                " BAD_USER_INPUT on first."
+            ),
+        ] = DEFAULT_HISTORY,
+    ) -> list[AttemptType]:
+        size = history_size(first)
+        if size == 0:
+            return []
+        rows = await info.context.loaders.history(size).load(self.row.id)
+        return [AttemptType.from_record(r) for r in rows]
 
     @strawberry.field
     async def mailing(

@@ -9,12 +9,14 @@ import time
 from typing import Any
 
 import pytest
-from graphql import parse
+from graphql import GraphQLList, GraphQLObjectType, get_named_type, get_nullable_type, parse
 
 from bench.cost import nested, seed
-from gql.cost import BUDGET, MIN_PAGE_COST, operation_cost
+from gql.cost import BOUNDED_LISTS, BUDGET, MIN_PAGE_COST, _is_connection, operation_cost
 from gql.schema import build_schema
+from models.attempts import MAX_HISTORY
 from models.pages import MAX_PAGE
+from models.timeline import MAX_BUCKETS
 from models.token import Role, create_token
 from tests.support.api import GQL
 
@@ -114,6 +116,38 @@ CASES: list[tuple[str, str, dict[str, Any] | None, int]] = [
         None,
         100,
     ),
+    (
+        "history: its default per message",
+        '{ mailing(id: "1") { messages(first: 50) { edges { node { history { at } } } } } }',
+        None,
+        50 + 50 * 10,
+    ),
+    (
+        "history above its cap counts the cap",
+        '{ mailing(id: "1") { messages(first: 10) { edges { node {'
+        " history(first: 1000) { at } } } } } }",
+        None,
+        50 + 10 * MAX_HISTORY,
+    ),
+    (
+        "history under a full page is refused",
+        '{ mailing(id: "1") { messages(first: 500) { edges { node { history(first: 2) { at } }'
+        " } } } }",
+        None,
+        500 + 500 * 2,
+    ),
+    (
+        "a timeline counts its most buckets",
+        '{ mailing(id: "1") { timeline(bucket: SECOND) { sent } } }',
+        None,
+        MAX_BUCKETS,
+    ),
+    (
+        "a timeline per mailing",
+        "{ mailings(first: 3) { edges { node { timeline(bucket: HOUR) { sent } } } } }",
+        None,
+        50 + 3 * MAX_BUCKETS,
+    ),
 ]
 
 
@@ -122,6 +156,26 @@ CASES: list[tuple[str, str, dict[str, Any] | None, int]] = [
 )
 def test_operation_cost(query: str, variables: dict[str, Any] | None, expected: int) -> None:
     assert operation_cost(SCHEMA, parse(query), None, variables) == expected
+
+
+def test_every_list_that_grows_with_the_data_is_counted() -> None:
+    """A field returning a list of objects with a `first` argument, or the timeline, is
+    either a connection or one of the bounded lists the cost counts."""
+    uncounted = [
+        f"{name}.{field_name}"
+        for name, named in SCHEMA.type_map.items()
+        if isinstance(named, GraphQLObjectType) and not name.startswith("__")
+        for field_name, definition in named.fields.items()
+        if isinstance(get_nullable_type(definition.type), GraphQLList)
+        and isinstance(get_named_type(definition.type), GraphQLObjectType)
+        and "first" in definition.args
+        and not _is_connection(definition)
+        and (name, field_name) not in BOUNDED_LISTS
+    ]
+    assert uncounted == []
+    for name, field_name in BOUNDED_LISTS:
+        named = SCHEMA.type_map[name]
+        assert isinstance(named, GraphQLObjectType) and field_name in named.fields
 
 
 def test_only_the_chosen_operation_counts() -> None:

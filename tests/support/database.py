@@ -10,6 +10,7 @@ from models.sql import is_postgres
 
 TABLES = (
     "test_send",
+    "message_attempt",
     "message",
     "mailing_stat",
     "mailing",
