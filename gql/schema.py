@@ -11,10 +11,11 @@ from strawberry.types import ExecutionContext
 from gql.cost import CostLimit
 from gql.errors import ErrorContract
 from gql.permissions import RequireRole
-from gql.resolvers import clients, live, mailings, stats
+from gql.resolvers import audience, clients, live, mailings, stats
 from gql.scalars import SCALARS
 from gql.subscriptions import CheckSubscriptionTargets
 from gql.telemetry import OperationMetrics
+from gql.types.audience import Audience
 from gql.types.client import ClientConnection, ClientType, ImportResult
 from gql.types.mailing import MailingConnection, MailingType
 from gql.types.stats import OverallStats
@@ -32,6 +33,12 @@ class Query:
     mailing: MailingType | None = strawberry.field(resolver=mailings.mailing)
     mailings: MailingConnection = strawberry.field(resolver=mailings.mailings)
     stats: OverallStats = strawberry.field(resolver=stats.stats)
+    audience: Audience = strawberry.field(
+        resolver=audience.audience,
+        description="Preview a mailing's audience before creating it: how many clients the"
+        " filter selects, per time zone, and with a window and endAt, in which zones the"
+        " window opens before the end. Viewers may ask.",
+    )
 
 
 @strawberry.type

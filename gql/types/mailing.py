@@ -6,7 +6,12 @@ import strawberry
 
 from gql.context import Context
 from gql.scalars import DateTime, Time
-from gql.types.enums import MailingStateEnum, MessageStatusEnum
+from gql.types.enums import (
+    MailingOrderField,
+    MailingStateEnum,
+    MessageStatusEnum,
+    OrderDirection,
+)
 from gql.types.message import MessageConnection, MessageType
 from gql.types.pagination import Connection, connection, decode_cursor
 from gql.types.stats import MailingStats
@@ -126,3 +131,13 @@ class MailingPatch:
 
 
 MailingConnection = Connection[MailingType]
+
+
+@strawberry.input(description="The order of `mailings`: newest first unless told otherwise.")
+class MailingOrder:
+    field: MailingOrderField = strawberry.field(
+        default=MailingOrderField.CREATED_AT, description="The sort key (then the id)."
+    )
+    direction: OrderDirection = strawberry.field(
+        default=OrderDirection.DESC, description="ASC or DESC, for the key and the id alike."
+    )
