@@ -156,7 +156,7 @@ class HeraldGraphQL(GraphQL[Context, None]):
             role=role,
             request=request,
             response=response,
-            clock=utc_now,
+            clock=self.state.clock,
             on_mailing_change=self.state.on_mailing_change,
             hub=self.state.hub,
         )

@@ -17,8 +17,8 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Order:
-    """Rows sorted by `columns` (the last one the unique `id`), all ascending or all
-    descending: one direction keeps "after this key" a single range of the index."""
+    """Rows sorted by `columns`, the last one unique (the id, or a client's phone), all
+    ascending or all descending: one direction keeps "after this key" one index range."""
 
     name: str
     columns: tuple[str, ...]
@@ -76,8 +76,14 @@ async def keyset_page(
     total of the whole filtered set."""
     size = page_size(first)
     total = await queryset.count()
+    key = after if isinstance(after, tuple) or after is None else (after,)
+    rows = list(await page_query(queryset, order, key, size)) if size else []
+    return Page(rows[:size], len(rows) > size, total, order)
+
+
+def page_query(queryset: Any, order: Order, after: tuple[Any, ...] | None, size: int) -> Any:
+    """The page's query: `size` + 1 rows (one more says whether a next page exists)."""
     window = queryset.order_by(*order.order_by())
     if after is not None:
-        window = window.filter(order.after(after if isinstance(after, tuple) else (after,)))
-    rows = list(await window.limit(size + 1)) if size else []
-    return Page(rows[:size], len(rows) > size, total, order)
+        window = window.filter(order.after(after))
+    return window.limit(size + 1)

@@ -27,7 +27,7 @@ MAILING_SORTS = {
     "state": ("state", "created_at", "id"),  # state names alphabetically, then by creation
 }
 NEWEST_FIRST = Order("created_at.desc", MAILING_SORTS["created_at"], descending=True)
-BY_PHONE = Order("phone", ("phone", "id"))
+BY_PHONE = Order("phone", ("phone",))  # unique: the phone alone is the whole key
 _PHONE_PREFIX = re.compile(r"[0-9]{1,11}")
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Generic, Protocol, TypeVar
@@ -15,6 +14,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import strawberry
 
 from gql.ids import MAX_BIG_ID, MAX_ID, decimal_id
+from models.client import PHONE_RE
 from models.errors import InvalidInput
 from models.mailing import EARLIEST, LATEST, MailingState
 from models.pages import BY_ID, Order, Page
@@ -23,7 +23,6 @@ from models.pages import BY_ID, Order, Page
 _MAX_IDS = {"client": MAX_ID, "mailing": MAX_ID, "message": MAX_BIG_ID, "stats": MAX_ID}
 # Longer than any cursor we make (kind, order, a time, a state, an id): not decoded at all.
 MAX_CURSOR = 256
-_DIGITS = re.compile(r"[0-9]{1,11}")
 
 
 class Row(Protocol):
@@ -107,10 +106,10 @@ def decode_cursor(kind: str, cursor: str | None) -> int | None:
 
 
 def decode_key(kind: str, order: Order, cursor: str | None) -> tuple[Any, ...] | None:
-    """The sort key (the order's columns, id last) after which the page starts. A cursor of
-    another connection or another order, or with any value its column could not hold (a
-    naive or out-of-range time, an unknown state, a non-digit phone, an id out of range), is
-    BAD_USER_INPUT: none of it reaches the database."""
+    """The sort key (the order's columns, the unique one last) after which the page
+    starts. A cursor of another connection or another order, or with any value its column
+    could not hold (a naive or out-of-range time, an unknown state, a malformed phone, an id
+    out of range), is BAD_USER_INPUT: none of it reaches the database."""
     if cursor is None or order == BY_ID:
         return None if cursor is None else (decode_cursor(kind, cursor),)
     head = f"{kind}:{order.name}:"
@@ -123,9 +122,10 @@ def decode_key(kind: str, order: Order, cursor: str | None) -> tuple[Any, ...] |
         raise _refused()
     if not all(isinstance(v, str) for v in values):
         raise _refused()
-    parsers = [_KEY_PARSERS[c] for c in order.columns[:-1]]
-    key = [parse(value) for parse, value in zip(parsers, values, strict=False)]
-    key.append(decimal_id(values[-1], _MAX_IDS[kind]))
+    key = [
+        decimal_id(value, _MAX_IDS[kind]) if column == "id" else _KEY_PARSERS[column](value)
+        for column, value in zip(order.columns, values, strict=True)
+    ]
     if any(value is None for value in key):
         raise _refused()
     return tuple(key)
@@ -149,7 +149,7 @@ def _state(value: str) -> MailingState | None:
 
 
 def _phone(value: str) -> str | None:
-    return value if _DIGITS.fullmatch(value) else None
+    return value if PHONE_RE.fullmatch(value) else None
 
 
 _KEY_PARSERS: dict[str, Callable[[str], Any]] = {

@@ -14,11 +14,13 @@ from graphql import parse
 from bench.cost import nested, seed
 from gql.cost import BUDGET, MIN_PAGE_COST, operation_cost
 from gql.schema import build_schema
+from models.client import known_zones
 from models.pages import MAX_PAGE
 from models.token import Role, create_token
 from tests.support.api import GQL
 
 SCHEMA = build_schema()._schema
+ZONES = len(known_zones())
 ISSUE = "{ " + nested(500, 500) + " }"
 FRAGMENTS = """
 query Heavy { ...Root }
@@ -87,6 +89,31 @@ CASES: list[tuple[str, str, dict[str, Any] | None, int]] = [
         70,
     ),
     ("invalid variables: nothing runs", BY_VARIABLES, {"outer": "many"}, 0),
+    (
+        "perMailingConnection is a connection",
+        "{ stats { perMailingConnection(first: 80) { edges { node { total } } } } }",
+        None,
+        80,
+    ),
+    ("an audience counts a row per zone", "{ audience(filter: {}) { count } }", None, ZONES),
+    (
+        "its sample counts as a page of at most 50",
+        "{ audience(filter: {}) { sample(first: 500) { id } } }",
+        None,
+        ZONES + 50,
+    ),
+    (
+        "a small sample counts 50",
+        "{ audience(filter: {}) { byTimezone { zone } sample(first: 3) { id } } }",
+        None,
+        ZONES + 50,
+    ),
+    (
+        "two audiences",
+        "{ a: audience(filter: {}) { count } b: audience(filter: {}) { count } }",
+        None,
+        2 * ZONES,
+    ),
 ]
 
 
@@ -151,6 +178,13 @@ async def test_three_aliased_copies_refused(gql: GQL) -> None:
 
 async def test_fragment_variant_refused(gql: GQL) -> None:
     assert cost_error(await gql(FRAGMENTS))["cost"] == 250_500
+
+
+async def test_one_audience_preview_per_operation(gql: GQL) -> None:
+    one = await gql("{ audience(filter: {}) { count sample { id } } }")
+    assert one["extensions"]["cost"] == {"nodes": ZONES + 50, "budget": BUDGET}
+    two = "{ a: audience(filter: {}) { count } b: audience(filter: {}) { count } }"
+    assert cost_error(await gql(two))["cost"] == 2 * ZONES
 
 
 async def test_variables_counted(gql: GQL) -> None:
