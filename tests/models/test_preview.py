@@ -44,7 +44,8 @@ async def test_preview_counts_whom_the_fan_out_selects(
         state=MailingState.RUNNING,
     )
     await fan_out(mailing, NOW)
-    zones = await Message.filter(mailing_id=mailing.id).values_list("timezone", flat=True)
+    rows = await Message.filter(mailing_id=mailing.id).values_list("timezone", flat=True)
+    zones = [str(zone) for zone in rows]
     assert result.count == len(zones)
     assert {z.zone: z.count for z in result.zones} == {z: zones.count(z) for z in set(zones)}
     assert result.reachable is None
