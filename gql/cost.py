@@ -13,7 +13,7 @@ is an upper bound. The measurements behind the numbers are in the README ("Limit
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from graphql import (
@@ -36,8 +36,10 @@ from graphql.execution.values import VariableValues, get_argument_values, get_va
 from strawberry.extensions import SchemaExtension
 
 from models.attempts import MAX_HISTORY
+from models.client import known_zones
 from models.errors import InvalidInput
 from models.pages import MAX_PAGE, page_size
+from models.preview import MAX_SAMPLE, sample_size
 from models.timeline import MAX_BUCKETS
 
 # Nodes one operation may ask for. Execution costs 0.2-0.5 ms per node here (strawberry and
@@ -52,12 +54,22 @@ MIN_PAGE_COST = 50
 # Products beyond this are all "far too much"; stopping here keeps the arithmetic small even
 # for documents that spread fragments into fragments.
 _CEILING = 10**12
+
+
 # List fields that grow with the data but are not connections: (type, field) -> the most
 # entries one returns. Each entry is a node, multiplied like a connection's; a `first` argument
 # counts as given, up to that maximum. Each is one query (batched across a request's parents
 # for history), so no MIN_PAGE_COST. tests/gql/test_cost.py checks every list field of the
-# schema with a `first` argument is either a connection or listed here.
+# schema with a `first` argument is either a connection or listed here (or in PAGED_LISTS).
 BOUNDED_LISTS = {("Message", "history"): MAX_HISTORY, ("Mailing", "timeline"): MAX_BUCKETS}
+# Lists with a `first` that are not connections, counted as a page of what they serve.
+PAGED_LISTS: dict[tuple[str, str], tuple[Callable[[int | None], int], int]] = {
+    ("Audience", "sample"): (sample_size, MAX_SAMPLE),
+}
+# Fields whose query returns a known number of rows whatever is selected below them: the
+# audience preview's GROUP BY timezone gives a row per zone, at most every zone a client may
+# have (597 with tzdata 2025), so one preview fits in an operation and a second does not.
+FIXED_COSTS: dict[tuple[str, str], int] = {("Query", "audience"): len(known_zones())}
 
 
 def _is_connection(field: GraphQLField) -> bool:
@@ -115,13 +127,17 @@ class _Walk:
             if isinstance(named, GraphQLObjectType)
             else 0
         )
-        bound = BOUNDED_LISTS.get((parent.name, node.name.value))
+        where = (parent.name, node.name.value)
+        bound = BOUNDED_LISTS.get(where)
         if bound is not None:
-            size = self._list_size(definition, node, bound)
-            return min(size + size * inner, _CEILING)
-        if not _is_connection(definition):
-            return inner
-        size = self._size(definition, node)
+            listed = self._list_size(definition, node, bound)
+            return min(listed + listed * inner, _CEILING)
+        if where in PAGED_LISTS:
+            size = self._size(definition, node, *PAGED_LISTS[where])
+        elif _is_connection(definition):
+            size = self._size(definition, node)
+        else:
+            return min(inner + FIXED_COSTS.get(where, 0), _CEILING)
         return min(max(size, MIN_PAGE_COST) + size * inner, _CEILING)
 
     def _list_size(self, definition: GraphQLField, node: FieldNode, bound: int) -> int:
@@ -134,13 +150,19 @@ class _Walk:
             return bound  # execution reports the bad argument
         return min(max(first, 0), bound) if isinstance(first, int) else bound
 
-    def _size(self, definition: GraphQLField, node: FieldNode) -> int:
+    def _size(
+        self,
+        definition: GraphQLField,
+        node: FieldNode,
+        serve: Callable[[int | None], int] = page_size,
+        cap: int = MAX_PAGE,
+    ) -> int:
         """The page the resolver will serve: the default for none/null, the cap above it."""
         try:
             first = get_argument_values(definition, node, self.variables).get("first")
-            return page_size(first)
+            return serve(first)
         except (GraphQLError, InvalidInput):
-            return MAX_PAGE  # execution reports the bad argument; count the most it could be
+            return cap  # execution reports the bad argument; count the most it could be
 
     def _condition(self, condition: Any, parent: GraphQLObjectType) -> GraphQLObjectType:
         named = self.schema.get_type(condition.name.value) if condition else None

@@ -11,10 +11,11 @@ from strawberry.types import ExecutionContext
 from gql.cost import CostLimit
 from gql.errors import ErrorContract
 from gql.permissions import RequireRole
-from gql.resolvers import clients, live, mailings, stats, testsend, tokens
+from gql.resolvers import audience, clients, live, mailings, stats, testsend, tokens
 from gql.scalars import SCALARS
 from gql.subscriptions import CheckSubscriptionTargets
 from gql.telemetry import OperationMetrics
+from gql.types.audience import Audience
 from gql.types.client import ClientConnection, ClientType, ImportResult
 from gql.types.mailing import MailingConnection, MailingType
 from gql.types.stats import OverallStats
@@ -38,6 +39,12 @@ class Query:
         resolver=tokens.tokens,
         description="API tokens, oldest first (admin only: FORBIDDEN for viewers). "
         "API_ADMIN_TOKEN has no record and is not listed. Counts toward the query cost.",
+    )
+    audience: Audience = strawberry.field(
+        resolver=audience.audience,
+        description="Preview a mailing's audience before creating it: how many clients the"
+        " filter selects, per time zone, and with a window and endAt, in which zones the"
+        " window opens before the end. Viewers may ask.",
     )
 
 

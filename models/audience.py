@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Protocol
 
 from models.mailing import Mailing
 from models.sql import execute
@@ -21,15 +23,26 @@ FAN_OUT = (
 )
 
 
-def audience_where(mailing: Mailing) -> tuple[str, dict[str, list[str]]]:
-    """The condition on clients `c` (from the fragments above) and its parameters."""
+class Filtered(Protocol):
+    """A mailing, or an audience filter not yet a mailing (the preview's)."""
+
+    @property
+    def operator_codes(self) -> Sequence[str]: ...
+
+    @property
+    def tags(self) -> Sequence[str]: ...
+
+
+def audience_where(audience: Filtered) -> tuple[str, dict[str, list[str]]]:
+    """The condition on clients `c` (from the fragments above) and its parameters: the one
+    rule that both the fan-out and the preview (models/preview.py) select by."""
     clauses, params = [ANY_CLIENT], {}
-    if mailing.operator_codes:
+    if audience.operator_codes:
         clauses.append(OPERATOR_IN)
-        params["operator_codes"] = list(mailing.operator_codes)
-    if mailing.tags:
+        params["operator_codes"] = list(audience.operator_codes)
+    if audience.tags:
         clauses.append(TAG_IN)
-        params["tags"] = list(mailing.tags)
+        params["tags"] = list(audience.tags)
     return " AND ".join(clauses), params
 
 

@@ -34,14 +34,22 @@ _ASCII_SPACE = " \t\r\n"
 class Client(Model):
     id = fields.IntField(primary_key=True)
     phone = fields.CharField(max_length=11, unique=True)
-    operator_code = fields.CharField(max_length=3, db_index=True)
-    tag = fields.CharField(max_length=MAX_TAG, null=True, db_index=True)
+    operator_code = fields.CharField(max_length=3)
+    tag = fields.CharField(max_length=MAX_TAG, null=True)
     timezone = fields.CharField(max_length=64)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
         table = "client"
+        # (value, id): a filtered page in id order straight from the index (PostgreSQL's
+        # btree on the value alone is not in id order; SQLite's is, by rowid). The zone-first
+        # one covers the audience preview's GROUP BY timezone without reading the table.
+        indexes = (
+            ("operator_code", "id"),
+            ("tag", "id"),
+            ("timezone", "operator_code", "tag"),
+        )
 
 
 @dataclass(frozen=True)

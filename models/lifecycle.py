@@ -22,6 +22,7 @@ from models.schedule import revive_reachable
 from models.sql import lock_messages, write_transaction
 from models.stats import MailingStat
 from models.testsend import TestSend
+from models.text import fold
 from models.transitions import MailingEvent, cancel_mailing_messages, move_mailings
 
 
@@ -35,6 +36,7 @@ async def get_mailing(mailing_id: int) -> Mailing:
 async def create_mailing(data: MailingData) -> Mailing:
     return await Mailing.create(
         text=data.text,
+        text_folded=fold(data.text),
         start_at=data.start_at,
         end_at=data.end_at,
         operator_codes=list(data.filter.operator_codes),

@@ -12,7 +12,7 @@ from tortoise.models import Model
 from models.client import validate_operator_code, validate_tag
 from models.errors import Conflict, InvalidInput
 from models.states import MailingState as MailingState  # re-exported
-from models.text import LINE_BREAKS_AND_TAB, reject_controls
+from models.text import LINE_BREAKS_AND_TAB, fold, reject_controls
 from models.transitions import MAILING_ENDED
 
 MAX_TEXT = 1000
@@ -26,15 +26,16 @@ LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 class Mailing(Model):
     id = fields.IntField(primary_key=True)
     text = fields.TextField()
-    start_at = fields.DatetimeField(db_index=True)
+    # The text case-folded (models/search.py:fold), which the text search matches: SQLite's
+    # LIKE and lower() fold ASCII only, so "Привет" would not find "привет" there.
+    text_folded = fields.TextField(db_default="")
+    start_at = fields.DatetimeField()
     end_at = fields.DatetimeField()
     operator_codes: Any = fields.JSONField(default=list)
     tags: Any = fields.JSONField(default=list)
     window_start = fields.IntField(null=True)  # seconds after local midnight
     window_end = fields.IntField(null=True)
-    state = fields.CharEnumField(
-        MailingState, max_length=10, default=MailingState.SCHEDULED, db_index=True
-    )
+    state = fields.CharEnumField(MailingState, max_length=10, default=MailingState.SCHEDULED)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
     started_at = fields.DatetimeField(null=True)
@@ -42,6 +43,14 @@ class Mailing(Model):
 
     class Meta:
         table = "mailing"
+        # One per keyset order of `mailings` (models/search.py), with or without a state
+        # filter; (state, start_at) also serves the sweep's due-mailing lookup.
+        indexes = (
+            ("created_at", "id"),
+            ("start_at", "id"),
+            ("state", "created_at", "id"),
+            ("state", "start_at", "id"),
+        )
 
     @property
     def window(self) -> Window | None:
@@ -143,26 +152,30 @@ def validate_aware(value: datetime, field: str) -> datetime:
     return value.astimezone(UTC)
 
 
-def validate_filter(operator_codes: list[str] | None, tags: list[str] | None) -> AudienceFilter:
+def validate_filter(
+    operator_codes: list[str] | None,
+    tags: list[str] | None,
+    fields: tuple[str, str] = ("filter.operatorCodes", "filter.tags"),
+) -> AudienceFilter:
+    """An audience filter (or the same lists searching clients); errors name `fields`."""
     codes, tag_list = operator_codes or [], tags or []
-    for name, items in (("filter.operatorCodes", codes), ("filter.tags", tag_list)):
+    codes_field, tags_field = fields
+    for name, items in ((codes_field, codes), (tags_field, tag_list)):
         if len(items) > MAX_FILTER_ITEMS:
             raise InvalidInput(f"at most {MAX_FILTER_ITEMS} values", field=name)
     for code in codes:
         try:
             validate_operator_code(code)
         except InvalidInput:
-            raise InvalidInput(
-                "operator codes are three ASCII digits", field="filter.operatorCodes"
-            ) from None
+            raise InvalidInput("operator codes are three ASCII digits", field=codes_field) from None
     clean_tags = []
     for tag in tag_list:
         try:
             clean = validate_tag(tag)
         except InvalidInput as exc:
-            raise InvalidInput(exc.message, field="filter.tags") from None
+            raise InvalidInput(exc.message, field=tags_field) from None
         if clean is None:
-            raise InvalidInput("tags must not be empty", field="filter.tags")
+            raise InvalidInput("tags must not be empty", field=tags_field)
         clean_tags.append(clean)
     return AudienceFilter(tuple(dict.fromkeys(codes)), tuple(dict.fromkeys(clean_tags)))
 
@@ -238,6 +251,9 @@ def apply_patch(mailing: Mailing, patch: MailingPatch) -> list[str]:
             mailing.window_start = value.start if value else None
             mailing.window_end = value.end if value else None
             columns += ["window_start", "window_end"]
+        elif name == "text":
+            mailing.text, mailing.text_folded = value, fold(value)
+            columns += ["text", "text_folded"]
         else:
             setattr(mailing, name, value)
             columns.append(name)

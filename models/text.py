@@ -25,3 +25,10 @@ def reject_controls(value: str, field: str, *, allow: str = "") -> str:
                 field=field,
             )
     return value
+
+
+def fold(text: str) -> str:
+    """`text` case-folded, as stored beside a mailing's text for the text search and applied
+    to the search string: Unicode-aware on every database (SQLite's LIKE, lower() and upper()
+    fold ASCII only), and `str.casefold` also matches "STRASSE" with "straße"."""
+    return text.casefold()

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 from tortoise import Tortoise
+from tortoise.migrations.api import migrate as migrate_api
 
 from herald import db
+from herald.db import tortoise_config
 from models.sql import db as connection
 from models.sql import is_postgres
 from tests.support.database import BACKENDS, pg_url, reset_postgres_schema
@@ -109,3 +111,30 @@ async def test_migrations_match_models(empty_url: str, tmp_path: Path) -> None:
     assert set(migrated) == tables
     assert migrated == generated
     assert "REFERENCES" not in str(migrated["message"])  # message has no FK (models/message.py)
+
+
+async def test_existing_mailings_get_their_folded_text(empty_url: str) -> None:
+    """0005 adds mailing.text_folded (what the text search matches) and fills it for the
+    mailings already there, Cyrillic included."""
+    if "postgres" in empty_url:
+        await reset_postgres_schema(empty_url)
+    await migrate_api(config=tortoise_config(empty_url), target="models.0004_worker_heartbeat")
+    await db.connect(empty_url)
+    try:
+        await connection().execute_script(
+            "INSERT INTO mailing (text, start_at, end_at, operator_codes, tags, state,"
+            " created_at, updated_at) VALUES ('Скидка ДНЯ', '2030-01-01 00:00:00+00:00',"
+            " '2030-01-02 00:00:00+00:00', '[]', '[]', 'SCHEDULED', '2030-01-01 00:00:00+00:00',"
+            " '2030-01-01 00:00:00+00:00')"
+        )
+    finally:
+        await db.disconnect()
+    await db.migrate(empty_url)
+    await db.connect(empty_url)
+    try:
+        rows = await connection().execute_query_dict("SELECT text_folded FROM mailing")
+    finally:
+        if is_postgres():  # leave the shared test database empty and migrated
+            await connection().execute_script("DELETE FROM mailing")
+        await db.disconnect()
+    assert rows == [{"text_folded": "скидка дня"}]

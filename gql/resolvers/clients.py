@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Annotated
 
 import strawberry
 
@@ -17,11 +18,12 @@ from gql.types.client import (
     ImportResult,
     ImportRowError,
 )
-from gql.types.pagination import connection, decode_cursor
+from gql.types.pagination import connection, decode_key
 from models import client as domain
 from models.errors import InvalidInput
 from models.idempotency import create_once
 from models.pages import keyset_page
+from models.search import clients_matching, validate_client_search
 
 Info = strawberry.Info[Context, None]
 
@@ -40,15 +42,32 @@ async def clients(
     after: str | None = None,
     tag: str | None = None,
     operator_code: str | None = None,
+    phone_prefix: Annotated[
+        str | None,
+        strawberry.argument(
+            description="Only phones starting with these 1-11 ASCII digits (else"
+            ' BAD_USER_INPUT on `phonePrefix`), e.g. "7916"; the page is then ordered by'
+            " phone instead of id."
+        ),
+    ] = None,
+    operator_codes: Annotated[
+        list[str] | None,
+        strawberry.argument(
+            description="Only these operator codes (any of them; three ASCII digits each, at"
+            " most 100; BAD_USER_INPUT on `operatorCodes`). Empty or null: any."
+        ),
+    ] = None,
+    tags: Annotated[
+        list[str] | None,
+        strawberry.argument(
+            description="Only these tags (any of them; at most 100, each as a stored tag;"
+            " BAD_USER_INPUT on `tags`). Empty or null: any. Every argument given must hold."
+        ),
+    ] = None,
 ) -> ClientConnection:
-    tag = domain.check_lookup(tag, "tag")
-    operator_code = domain.check_lookup(operator_code, "operatorCode")
-    queryset = domain.Client.all()
-    if tag is not None:
-        queryset = queryset.filter(tag=tag)
-    if operator_code is not None:
-        queryset = queryset.filter(operator_code=operator_code)
-    page = await keyset_page(queryset, first, decode_cursor("client", after))
+    search = validate_client_search(tag, operator_code, phone_prefix, operator_codes, tags)
+    queryset, order = clients_matching(search)
+    page = await keyset_page(queryset, first, decode_key("client", order, after), order)
     return connection("client", page, ClientType.from_model)
 
 

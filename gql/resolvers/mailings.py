@@ -12,16 +12,17 @@ from gql.audit import audit
 from gql.context import Context
 from gql.ids import parse_id
 from gql.scalars import DateTime
-from gql.types.enums import MailingStateEnum
+from gql.types.enums import MailingStateEnum, OrderDirection
 from gql.types.mailing import (
     AudienceFilterInput,
     MailingConnection,
     MailingInput,
+    MailingOrder,
     MailingPatch,
     MailingType,
     TimeWindowInput,
 )
-from gql.types.pagination import connection, decode_cursor
+from gql.types.pagination import connection, decode_key
 from models import lifecycle
 from models.errors import InvalidInput
 from models.idempotency import create_once
@@ -37,16 +38,17 @@ from models.mailing import (
 )
 from models.mailing import MailingPatch as DomainPatch
 from models.pages import keyset_page
+from models.search import mailing_order, mailings_matching
 from models.transitions import MailingEvent
 
 Info = strawberry.Info[Context, None]
 
 
-def _filter(value: AudienceFilterInput) -> AudienceFilter:
+def parse_filter(value: AudienceFilterInput) -> AudienceFilter:
     return validate_filter(value.operator_codes, value.tags)
 
 
-def _window(value: TimeWindowInput | None) -> Window | None:
+def parse_window(value: TimeWindowInput | None) -> Window | None:
     return Window.from_times(value.start, value.end) if value else None
 
 
@@ -56,10 +58,29 @@ async def mailing(id: strawberry.ID) -> MailingType | None:
 
 
 async def mailings(
-    first: int | None = 50, after: str | None = None, state: MailingStateEnum | None = None
+    first: int | None = 50,
+    after: str | None = None,
+    state: MailingStateEnum | None = None,
+    order_by: Annotated[
+        MailingOrder | None,
+        strawberry.argument(
+            description="Sort key and direction; default (and null): newest first"
+            " (CREATED_AT DESC). A cursor resumes only the order it came from."
+        ),
+    ] = None,
+    search: Annotated[
+        str | None,
+        strawberry.argument(
+            description="Only mailings whose text contains this, ignoring case (Unicode"
+            " case folding); `%` and `_` are literal. At most 1,000 characters, no control"
+            " characters (BAD_USER_INPUT on `search`); empty matches every mailing."
+        ),
+    ] = None,
 ) -> MailingConnection:
-    queryset = Mailing.all() if state is None else Mailing.filter(state=state)
-    page = await keyset_page(queryset, first, decode_cursor("mailing", after))
+    order_by = order_by or MailingOrder()
+    order = mailing_order(order_by.field.name.lower(), order_by.direction == OrderDirection.DESC)
+    queryset = mailings_matching(state, search)
+    page = await keyset_page(queryset, first, decode_key("mailing", order, after), order)
     return connection("mailing", page, MailingType.from_model)
 
 
@@ -78,8 +99,8 @@ async def create_mailing(
             input.text,
             input.start_at,
             input.end_at,
-            _filter(input.filter),
-            _window(input.window),
+            parse_filter(input.filter),
+            parse_window(input.window),
             now,
         )
         return await lifecycle.create_mailing(data)
@@ -111,8 +132,8 @@ def _patch(input: MailingPatch) -> DomainPatch:
         text=UNSET if input.text is strawberry.UNSET else input.text,
         start_at=UNSET if not start else validate_aware(start, "startAt"),
         end_at=UNSET if not end else validate_aware(end, "endAt"),
-        filter=UNSET if not filter_ else _filter(filter_),
-        window=UNSET if input.window is strawberry.UNSET else _window(input.window),
+        filter=UNSET if not filter_ else parse_filter(filter_),
+        window=UNSET if input.window is strawberry.UNSET else parse_window(input.window),
     )
 
 

@@ -76,3 +76,20 @@ else:
     TimelineBucketEnum = described(
         Bucket, "TimelineBucket", "The width of one Mailing.timeline bucket.", BUCKETS
     )
+
+
+@strawberry.enum(description="Which way a list is sorted.")
+class OrderDirection(Enum):
+    ASC = strawberry.enum_value("asc", description="Smallest (oldest, earliest) first.")
+    DESC = strawberry.enum_value("desc", description="Largest (newest, latest) first.")
+
+
+@strawberry.enum(description="What `mailings(orderBy:)` sorts by; equal values are ordered by id.")
+class MailingOrderField(Enum):
+    CREATED_AT = strawberry.enum_value("created_at", description="When the mailing was created.")
+    START_AT = strawberry.enum_value("start_at", description="Its startAt.")
+    STATE = strawberry.enum_value(
+        "state",
+        description="The state's name alphabetically (CANCELLED, FINISHED, PAUSED, RUNNING,"
+        " SCHEDULED with ASC), then by creation time in the same direction.",
+    )

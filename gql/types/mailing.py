@@ -8,7 +8,13 @@ import strawberry
 from gql.context import Context
 from gql.scalars import DateTime, Time
 from gql.types.attempt import TimelinePoint
-from gql.types.enums import MailingStateEnum, MessageStatusEnum, TimelineBucketEnum
+from gql.types.enums import (
+    MailingOrderField,
+    MailingStateEnum,
+    MessageStatusEnum,
+    OrderDirection,
+    TimelineBucketEnum,
+)
 from gql.types.fields import described
 from gql.types.message import MessageConnection, MessageType
 from gql.types.pagination import Connection, connection, decode_cursor
@@ -190,3 +196,13 @@ class MailingPatch:
 
 
 MailingConnection = Connection[MailingType]
+
+
+@strawberry.input(description="The order of `mailings`: newest first unless told otherwise.")
+class MailingOrder:
+    field: MailingOrderField = strawberry.field(
+        default=MailingOrderField.CREATED_AT, description="The sort key (then the id)."
+    )
+    direction: OrderDirection = strawberry.field(
+        default=OrderDirection.DESC, description="ASC or DESC, for the key and the id alike."
+    )

@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import Callable
-from typing import Generic, Protocol, TypeVar
+from datetime import UTC, datetime
+from typing import Any, Generic, Protocol, TypeVar
 
 import strawberry
 
 from gql.ids import MAX_BIG_ID, MAX_ID, decimal_id
+from models.client import PHONE_RE
 from models.errors import InvalidInput
-from models.pages import Page
+from models.mailing import EARLIEST, LATEST, MailingState
+from models.pages import BY_ID, Order, Page
 
 # The id column each connection pages over: a cursor past its range is not one of ours.
 _MAX_IDS = {
@@ -22,7 +26,10 @@ _MAX_IDS = {
     "message": MAX_BIG_ID,
     "token": MAX_ID,
     "test_send": MAX_ID,
+    "stats": MAX_ID,
 }
+# Longer than any cursor we make (kind, order, a time, a state, an id): not decoded at all.
+MAX_CURSOR = 256
 
 
 class Row(Protocol):
@@ -58,8 +65,8 @@ class Connection(Generic[NodeT]):
 
 def connection(kind: str, page: Page[RowT], node: Callable[[RowT], NodeT]) -> Connection[NodeT]:
     """One page of `kind` rows as a connection: each row wrapped by `node`, with the cursor
-    `decode_cursor(kind, …)` reads back."""
-    edges = [Edge(node=node(row), cursor=encode_cursor(kind, row.id)) for row in page.rows]
+    `decode_cursor`/`decode_key` read back for the page's order."""
+    edges = [Edge(node=node(row), cursor=_cursor(kind, page.order, row)) for row in page.rows]
     end = edges[-1].cursor if edges else None
     return Connection(
         edges=edges,
@@ -68,8 +75,32 @@ def connection(kind: str, page: Page[RowT], node: Callable[[RowT], NodeT]) -> Co
     )
 
 
+def _cursor(kind: str, order: Order, row: RowT) -> str:
+    if order == BY_ID:
+        return encode_cursor(kind, row.id)
+    values = [v.isoformat() if isinstance(v, datetime) else str(v) for v in order.key(row)]
+    return _b64(f"{kind}:{order.name}:{json.dumps(values, separators=(',', ':'))}")
+
+
 def encode_cursor(kind: str, row_id: int) -> str:
-    return base64.urlsafe_b64encode(f"{kind}:{row_id}".encode()).decode().rstrip("=")
+    return _b64(f"{kind}:{row_id}")
+
+
+def _b64(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _unb64(cursor: str) -> str:
+    if len(cursor) > MAX_CURSOR:
+        return ""
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return ""
+
+
+def _refused() -> InvalidInput:
+    return InvalidInput("after is not a cursor from this connection and order", field="after")
 
 
 def decode_cursor(kind: str, cursor: str | None) -> int | None:
@@ -77,12 +108,63 @@ def decode_cursor(kind: str, cursor: str | None) -> int | None:
     made (another connection's cursor, a non-ASCII or out-of-range id) is BAD_USER_INPUT."""
     if cursor is None:
         return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raw = ""
-    prefix, _, value = raw.partition(":")
+    prefix, _, value = _unb64(cursor).partition(":")
     row_id = decimal_id(value, _MAX_IDS[kind]) if prefix == kind else None
     if row_id is None:
-        raise InvalidInput("after is not a cursor from this connection", field="after")
+        raise _refused()
     return row_id
+
+
+def decode_key(kind: str, order: Order, cursor: str | None) -> tuple[Any, ...] | None:
+    """The sort key (the order's columns, the unique one last) after which the page
+    starts. A cursor of another connection or another order, or with any value its column
+    could not hold (a naive or out-of-range time, an unknown state, a malformed phone, an id
+    out of range), is BAD_USER_INPUT: none of it reaches the database."""
+    if cursor is None or order == BY_ID:
+        return None if cursor is None else (decode_cursor(kind, cursor),)
+    head = f"{kind}:{order.name}:"
+    raw = _unb64(cursor)
+    try:
+        values = json.loads(raw[len(head) :]) if raw.startswith(head) else None
+    except ValueError:
+        values = None
+    if not isinstance(values, list) or len(values) != len(order.columns):
+        raise _refused()
+    if not all(isinstance(v, str) for v in values):
+        raise _refused()
+    key = [
+        decimal_id(value, _MAX_IDS[kind]) if column == "id" else _KEY_PARSERS[column](value)
+        for column, value in zip(order.columns, values, strict=True)
+    ]
+    if any(value is None for value in key):
+        raise _refused()
+    return tuple(key)
+
+
+def _instant(value: str) -> datetime | None:
+    try:
+        instant = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if instant.utcoffset() is None or not EARLIEST <= instant <= LATEST:
+        return None
+    return instant.astimezone(UTC)
+
+
+def _state(value: str) -> MailingState | None:
+    try:
+        return MailingState(value)
+    except ValueError:
+        return None
+
+
+def _phone(value: str) -> str | None:
+    return value if PHONE_RE.fullmatch(value) else None
+
+
+_KEY_PARSERS: dict[str, Callable[[str], Any]] = {
+    "created_at": _instant,
+    "start_at": _instant,
+    "state": _state,
+    "phone": _phone,
+}

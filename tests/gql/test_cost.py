@@ -15,12 +15,14 @@ from bench.cost import nested, seed
 from gql.cost import BOUNDED_LISTS, BUDGET, MIN_PAGE_COST, _is_connection, operation_cost
 from gql.schema import build_schema
 from models.attempts import MAX_HISTORY
+from models.client import known_zones
 from models.pages import MAX_PAGE
 from models.timeline import MAX_BUCKETS
 from models.token import Role, create_token
 from tests.support.api import GQL
 
 SCHEMA = build_schema()._schema
+ZONES = len(known_zones())
 ISSUE = "{ " + nested(500, 500) + " }"
 FRAGMENTS = """
 query Heavy { ...Root }
@@ -148,6 +150,31 @@ CASES: list[tuple[str, str, dict[str, Any] | None, int]] = [
         None,
         50 + 3 * MAX_BUCKETS,
     ),
+    (
+        "perMailingConnection is a connection",
+        "{ stats { perMailingConnection(first: 80) { edges { node { total } } } } }",
+        None,
+        80,
+    ),
+    ("an audience counts a row per zone", "{ audience(filter: {}) { count } }", None, ZONES),
+    (
+        "its sample counts as a page of at most 50",
+        "{ audience(filter: {}) { sample(first: 500) { id } } }",
+        None,
+        ZONES + 50,
+    ),
+    (
+        "a small sample counts 50",
+        "{ audience(filter: {}) { byTimezone { zone } sample(first: 3) { id } } }",
+        None,
+        ZONES + 50,
+    ),
+    (
+        "two audiences",
+        "{ a: audience(filter: {}) { count } b: audience(filter: {}) { count } }",
+        None,
+        2 * ZONES,
+    ),
 ]
 
 
@@ -238,6 +265,13 @@ async def test_three_aliased_copies_refused(gql: GQL) -> None:
 
 async def test_fragment_variant_refused(gql: GQL) -> None:
     assert cost_error(await gql(FRAGMENTS))["cost"] == 250_500
+
+
+async def test_one_audience_preview_per_operation(gql: GQL) -> None:
+    one = await gql("{ audience(filter: {}) { count sample { id } } }")
+    assert one["extensions"]["cost"] == {"nodes": ZONES + 50, "budget": BUDGET}
+    two = "{ a: audience(filter: {}) { count } b: audience(filter: {}) { count } }"
+    assert cost_error(await gql(two))["cost"] == 2 * ZONES
 
 
 async def test_variables_counted(gql: GQL) -> None:

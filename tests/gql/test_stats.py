@@ -58,7 +58,7 @@ async def test_mailing_list_stats_are_one_query_per_page(
     caplog.clear()
     data = await gql.ok("{ mailings { edges { node { id stats { total } } } } }")
     totals = [e["node"]["stats"]["total"] for e in data["mailings"]["edges"]]
-    assert totals == [1, 2, 3, 4, 5]
+    assert totals == [5, 4, 3, 2, 1]  # newest first
     stat_reads = [
         r.getMessage()
         for r in caplog.records
