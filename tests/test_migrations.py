@@ -114,7 +114,7 @@ async def test_migrations_match_models(empty_url: str, tmp_path: Path) -> None:
 
 
 async def test_existing_mailings_get_their_folded_text(empty_url: str) -> None:
-    """0005 adds mailing.text_folded (what the text search matches) and fills it for the
+    """0008_find adds mailing.text_folded (what the text search matches) and fills it for the
     mailings already there, Cyrillic included."""
     if "postgres" in empty_url:
         await reset_postgres_schema(empty_url)
