@@ -151,6 +151,7 @@ async def create_client(data: ClientData) -> Client:
         raise Conflict(f"a client with phone {data.phone} already exists", field="phone") from None
 
 
+@write_transaction
 async def update_client(client_id: int, patch: ClientPatchData) -> Client:
     client = await get_client(client_id)
     if patch.phone is not None:

@@ -92,6 +92,12 @@ CLAIM = (
 )
 
 
+# SQLite has one write lock for the whole file, and a mutation of the API waits while a worker
+# holds it: a worker's statement writes at most this many rows (10-20 ms of lock), so a claim
+# or a batch of outcomes larger than that is several statements, with room between them.
+SQLITE_WRITE_ROWS = 128
+
+
 def _claim_sql(scopes: Sequence[Scope], limit: int, postgres: bool) -> tuple[str, dict[str, Any]]:
     picks: list[str] = []
     params: dict[str, Any] = {}
@@ -116,7 +122,9 @@ async def claim(
     scopes = [s for s in scopes if s.open_zones is None or s.open_zones]
     if not scopes:
         return []
-    sql, picks = _claim_sql(scopes, limit, is_postgres())
+    postgres = is_postgres()
+    limit = limit if postgres else min(limit, SQLITE_WRITE_ROWS)
+    sql, picks = _claim_sql(scopes, limit, postgres)
     rows = await fetch(sql, now=_utc(now), owner=owner, lease_until=_utc(lease_until), **picks)
     return [
         Claimed(
@@ -154,8 +162,9 @@ MARK_SENT = PerDialect(postgres=_mark_sent_sql(IDS.postgres), sqlite=_mark_sent_
 
 
 async def mark_sent(ids: Sequence[int], now: datetime) -> None:
-    if ids:
-        await _mark_sent(ids, now)
+    step = len(ids) if is_postgres() else SQLITE_WRITE_ROWS
+    for start in range(0, len(ids), max(1, step)):
+        await _mark_sent(ids[start : start + step], now)
 
 
 @write_transaction
@@ -253,8 +262,9 @@ async def record(outcomes: Sequence[Outcome], owner: str, now: datetime) -> None
     The chunk's failed probe calls go into the attempt history by one more statement in the
     same transaction, only when the chunk has any (never for a success or a release that
     sent nothing)."""
-    for start in range(0, len(outcomes), RECORD_CHUNK):
-        await _record_chunk(outcomes[start : start + RECORD_CHUNK], owner, now)
+    step = RECORD_CHUNK if is_postgres() else SQLITE_WRITE_ROWS
+    for start in range(0, len(outcomes), step):
+        await _record_chunk(outcomes[start : start + step], owner, now)
 
 
 def _outcome_row(outcome: Outcome, now: datetime) -> dict[str, Any]:

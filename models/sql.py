@@ -267,10 +267,39 @@ def _begin_write(conn: BaseDBAsyncClient) -> TransactionContext:
 # attempt, or any other query of this process, is not left waiting on it forever.
 
 
+# Waiting for the write lock. SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20, 25 … ms
+# between tries, so a waiter wakes up to twice as late as the lock is given back (a lock held
+# 20 ms costs 33 ms, one held 55 ms costs 78). Beginning polls instead, every 1 ms growing to
+# 4 ms, with the connection's busy timeout off for that one statement, for as long as the busy
+# timeout would have waited. (The event loop's clock is monotonic; it only bounds the wait.)
+BEGIN_POLL_SECONDS = (0.001, 0.004)
+
+
 class _ImmediateTransaction(SqliteTransactionWrapper):
     async def begin(self) -> None:
         await self._connection.commit()  # as tortoise does: end any implicit transaction
-        await self._connection.execute("BEGIN IMMEDIATE")
+        row = await (await self._connection.execute("PRAGMA busy_timeout")).fetchone()
+        busy_ms = int(row[0]) if row else 0
+        await self._connection.execute("PRAGMA busy_timeout = 0")
+        try:
+            await _poll_begin(self._connection, busy_ms / 1000)
+        finally:
+            await self._connection.execute(f"PRAGMA busy_timeout = {busy_ms}")
+
+
+async def _poll_begin(connection: Any, wait_seconds: float) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_seconds
+    pause, longest = BEGIN_POLL_SECONDS
+    while True:
+        try:
+            await connection.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if not is_lock_conflict(exc) or loop.time() >= deadline:
+                raise
+        await asyncio.sleep(pause)
+        pause = min(longest, pause * 2)
 
 
 class _ImmediateContext(SqliteTransactionContext):

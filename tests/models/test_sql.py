@@ -3,13 +3,30 @@ and the rendered forms run on a real database (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import sys
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from tortoise.backends.sqlite.client import SqliteClient
 
+import models.sql as sql_module
 from models.mailing import Mailing
-from models.sql import POSTGRES, SQLITE, PerDialect, fetch, json_rows, render
+from models.sql import (
+    POSTGRES,
+    SQLITE,
+    PerDialect,
+    db,
+    fetch,
+    is_lock_conflict,
+    json_rows,
+    render,
+    write_transaction,
+)
 
 CASES: list[tuple[str, dict[str, Any], str, str, list[Any]]] = [
     # sql, params, PostgreSQL text, SQLite text, values
@@ -112,3 +129,102 @@ async def test_json_rows_round_trip(database: str) -> None:
     assert await fetch(sql, rows=json_rows([{"id": mailing.id, "at": at}])) == [{"id": mailing.id}]
     later = at + timedelta(microseconds=1)
     assert await fetch(sql, rows=json_rows([{"id": mailing.id, "at": later}])) == []
+
+
+# The write lock held by another process: a real `python` child holding BEGIN IMMEDIATE on the
+# same file until told to commit.
+HOLDER = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN IMMEDIATE")
+conn.execute("UPDATE mailing SET text = 'by the holder'")
+print("locked", flush=True)
+sys.stdin.readline()
+conn.execute("COMMIT")
+"""
+
+
+@contextlib.asynccontextmanager
+async def lock_held_by_another_process() -> AsyncIterator[asyncio.subprocess.Process]:
+    conn = db()
+    assert isinstance(conn, SqliteClient)
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", HOLDER, conn.filename,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert holder.stdout and holder.stdin
+    try:
+        assert await holder.stdout.readline() == b"locked\n"
+        yield holder
+    finally:
+        if holder.returncode is None:
+            holder.kill()
+        await holder.wait()
+
+
+async def busy_timeout() -> int:
+    [row] = await fetch("PRAGMA busy_timeout")
+    return int(next(iter(row.values())))
+
+
+@write_transaction
+async def _rename(mailing_id: int) -> str:
+    """Read, then write, in one write transaction: what it read comes back."""
+    seen = (await Mailing.get(id=mailing_id)).text
+    await Mailing.filter(id=mailing_id).update(text="by the transaction")
+    return seen
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_write_transaction_waits_for_another_process_then_begins(
+    database: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Beginning polls for the lock (not SQLite's coarse busy handler): it begins only once the
+    other process has committed, so it reads that process's write, and the connection's busy
+    timeout is the same afterwards."""
+    mailing = await Mailing.create(text="t", start_at=datetime.now(UTC), end_at=datetime.now(UTC))
+    before = await busy_timeout()
+    polled = asyncio.Event()
+    real_sleep = asyncio.sleep
+
+    async def pause(seconds: float) -> None:
+        polled.set()  # it found the lock taken and waits to try again
+        await real_sleep(seconds)
+
+    monkeypatch.setattr(
+        sql_module,
+        "asyncio",
+        SimpleNamespace(sleep=pause, get_running_loop=asyncio.get_running_loop),
+    )
+    async with lock_held_by_another_process() as holder:
+        waiting = asyncio.ensure_future(_rename(mailing.id))
+        await asyncio.wait_for(polled.wait(), timeout=10)
+        assert not waiting.done()
+        assert holder.stdin
+        holder.stdin.write(b"commit\n")
+        await holder.stdin.drain()
+        assert await waiting == "by the holder"
+    assert (await Mailing.get(id=mailing.id)).text == "by the transaction"
+    assert await busy_timeout() == before > 0
+    assert "lock conflict" not in caplog.text  # it waited; it did not fail and re-run
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_lock_held_past_the_busy_timeout_fails_as_a_lock_conflict(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The wait is bounded by the connection's busy timeout, attempt after attempt; then the
+    caller gets the lock conflict, and the connection is usable again."""
+    mailing = await Mailing.create(text="t", start_at=datetime.now(UTC), end_at=datetime.now(UTC))
+    before = await busy_timeout()
+    monkeypatch.setattr(sql_module, "RETRY_BASE_SECONDS", 0.001)
+    await fetch("PRAGMA busy_timeout = 20")
+    try:
+        async with lock_held_by_another_process():
+            with pytest.raises(Exception) as caught:
+                await _rename(mailing.id)
+            assert is_lock_conflict(caught.value)
+        assert await busy_timeout() == 20
+        assert await _rename(mailing.id) == "t"  # the holder was killed: its write is gone
+    finally:
+        await fetch(f"PRAGMA busy_timeout = {before}")
