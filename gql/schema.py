@@ -95,9 +95,9 @@ class Mutation:
     )
     import_clients: ImportResult = strawberry.mutation(
         resolver=clients.import_clients,
-        description=f"Upsert up to {MAX_IMPORT:,} clients by phone in one call: bad rows are"
-        " reported by index and field, good rows are written (a later row with the same phone"
-        " wins).",
+        description=f"Upsert up to {MAX_IMPORT:,} clients by phone in one call (more is"
+        " BAD_USER_INPUT on clients): bad rows are reported by index and field in the answer,"
+        " good rows are written (a later row with the same phone wins).",
     )
     create_mailing: MailingType = strawberry.mutation(
         resolver=mailings.create_mailing,
@@ -133,7 +133,8 @@ class Mutation:
     )
     create_token: CreateTokenPayload = strawberry.mutation(
         resolver=tokens.create_token,
-        description="Create a token; its secret is in the answer, and only there (admin only).",
+        description="Create a token; its secret is in the answer, and only there (admin only)."
+        " BAD_USER_INPUT on name.",
     )
     revoke_token: ApiTokenType = strawberry.mutation(
         resolver=tokens.revoke_token,

@@ -196,8 +196,8 @@ CLONE_START = (
     " time (its createdAt to its startAt, at least zero)."
 )
 CLONE_END = (
-    "The copy's end, after its start and in the future. Omitted: its start plus the"
-    " original's duration (endAt - startAt)."
+    "The copy's end, with a UTC offset, after its start and in the future. Omitted: its"
+    " start plus the original's duration (endAt - startAt)."
 )
 
 
