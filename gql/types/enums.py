@@ -30,15 +30,16 @@ def described(enum: E, name: str, description: str, values: dict[str, str]) -> E
 MESSAGE_STATUSES = {
     "PENDING": "Waiting to be sent: due now, or held back (waitingFor says why and"
     " nextAttemptAt until when).",
-    "SENDING": "Claimed by a worker: the probe request is in flight (a worker that dies gives"
-    " it back as RETRYING once its lease runs out).",
+    "SENDING": "Claimed by a worker: the probe request is in flight (if the worker dies, the"
+    " sweep makes it RETRYING once its lease, LEASE_SECONDS, runs out).",
     "RETRYING": "An attempt failed transiently (5xx, 429, timeout, bad body); tried again"
     " after a backoff, at nextAttemptAt.",
     "SENT": "The probe accepted it (final).",
     "FAILED": "The probe rejected it for good (a 4xx other than 401, 403 and 429), or its"
     " last attempt (MAX_ATTEMPTS) failed (final).",
-    "EXPIRED": "Not sent before endAt, or its window cannot open before endAt. Final unless"
-    " an edit of endAt or window makes it reachable again (then PENDING).",
+    "EXPIRED": "Not sent before endAt, or its window cannot open before endAt. Final, except"
+    " that one expired for its window is PENDING again if an edit of endAt or window lets"
+    " the window open before the end.",
     "CANCELLED": "Its mailing was cancelled, or its client deleted, before it was sent (final).",
 }
 MAILING_STATES = {

@@ -264,7 +264,8 @@ class MailingPatch:
     end_at: DateTime | None = strawberry.field(
         default=strawberry.UNSET,
         description=f"{END_AT} Null is BAD_USER_INPUT. On a started mailing, messages that"
-        " expired for want of time come back where their window opens before the new end.",
+        " expired because their window could not open before the old end are PENDING again"
+        " where it opens before the new one.",
     )
     filter: AudienceFilterInput | None = strawberry.field(
         default=strawberry.UNSET, description="The new audience filter; null is BAD_USER_INPUT."
