@@ -40,13 +40,17 @@ def _parse_time(value: object) -> time:
 SCALARS: dict[object, ScalarDefinition] = {
     DateTime: strawberry.scalar(
         name="DateTime",
-        description="ISO-8601 date-time with a UTC offset; naive values are rejected",
+        description="An ISO-8601 date-time, e.g. 2030-05-01T09:30:00+03:00. An input must carry"
+        " a UTC offset (Z or ±HH:MM): a naive one is BAD_USER_INPUT on its field. Herald"
+        " answers in UTC (+00:00).",
         serialize=_serialize_datetime,
         parse_value=_parse_datetime,
     ),
     Time: strawberry.scalar(
         name="Time",
-        description='Local wall-clock time "HH:MM" or "HH:MM:SS"',
+        description='A wall-clock time of day without a zone, "HH:MM" or "HH:MM:SS" (24-hour);'
+        " a mailing window's times are read in each client's local time (its IANA zone)."
+        " Answered as HH:MM, or HH:MM:SS when the seconds are not zero.",
         serialize=lambda v: v.isoformat(timespec="minutes" if v.second == 0 else "seconds"),
         parse_value=_parse_time,
     ),

@@ -8,8 +8,9 @@ from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDept
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from gql.cost import CostLimit
+from gql.cost import BUDGET, CostLimit
 from gql.errors import ErrorContract
+from gql.live import RATE
 from gql.permissions import RequireRole
 from gql.resolvers import audience, clients, live, mailings, stats, testsend, tokens
 from gql.scalars import SCALARS
@@ -22,19 +23,41 @@ from gql.types.stats import OverallStats
 from gql.types.testsend import TestSendType
 from gql.types.token import ApiTokenConnection, ApiTokenType, CreateTokenPayload
 from gql.wellformed import WellFormedVariables
+from models.client import MAX_IMPORT
+from models.pages import MAX_PAGE
 
 MAX_DEPTH = 10
 MAX_ALIASES = 30
 MAX_TOKENS = 5000
 
 
-@strawberry.type
+@strawberry.type(
+    description="What Herald knows. Every query needs a bearer token (admin or viewer;"
+    " UNAUTHENTICATED without one), except introspection. Lists are Relay connections with"
+    f" keyset cursors (first: default 50, at most {MAX_PAGE}); an operation may ask for at"
+    f" most {BUDGET:,} nodes (BAD_USER_INPUT with extensions.cost beyond)."
+)
 class Query:
-    client: ClientType | None = strawberry.field(resolver=clients.client)
-    clients: ClientConnection = strawberry.field(resolver=clients.clients)
-    mailing: MailingType | None = strawberry.field(resolver=mailings.mailing)
-    mailings: MailingConnection = strawberry.field(resolver=mailings.mailings)
-    stats: OverallStats = strawberry.field(resolver=stats.stats)
+    client: ClientType | None = strawberry.field(
+        resolver=clients.client, description="One client by id; null if there is none."
+    )
+    clients: ClientConnection = strawberry.field(
+        resolver=clients.clients,
+        description="The client directory in id order (phone order with phonePrefix);"
+        " every filter argument given must hold.",
+    )
+    mailing: MailingType | None = strawberry.field(
+        resolver=mailings.mailing, description="One mailing by id; null if there is none."
+    )
+    mailings: MailingConnection = strawberry.field(
+        resolver=mailings.mailings,
+        description="Mailings, newest first unless orderBy says otherwise, optionally only"
+        " those in a state or whose text contains `search`.",
+    )
+    stats: OverallStats = strawberry.field(
+        resolver=stats.stats,
+        description="Delivery statistics over every mailing, counted now (test sends aside).",
+    )
     tokens: ApiTokenConnection = strawberry.field(
         resolver=tokens.tokens,
         description="API tokens, oldest first (admin only: FORBIDDEN for viewers). "
@@ -48,21 +71,70 @@ class Query:
     )
 
 
-@strawberry.type
+@strawberry.type(
+    description="Changes. Every mutation needs an admin token (a viewer's is FORBIDDEN, none"
+    " UNAUTHENTICATED) and writes an audit log line naming the token (never its secret)."
+    " Errors carry extensions.code and, for input, extensions.field."
+)
 class Mutation:
-    create_client: ClientType = strawberry.mutation(resolver=clients.create_client)
-    update_client: ClientType = strawberry.mutation(resolver=clients.update_client)
-    delete_client: strawberry.ID = strawberry.mutation(resolver=clients.delete_client)
-    import_clients: ImportResult = strawberry.mutation(resolver=clients.import_clients)
-    create_mailing: MailingType = strawberry.mutation(resolver=mailings.create_mailing)
-    update_mailing: MailingType = strawberry.mutation(resolver=mailings.update_mailing)
-    delete_mailing: strawberry.ID = strawberry.mutation(resolver=mailings.delete_mailing)
-    pause_mailing: MailingType = strawberry.mutation(resolver=mailings.pause_mailing)
-    resume_mailing: MailingType = strawberry.mutation(resolver=mailings.resume_mailing)
-    cancel_mailing: MailingType = strawberry.mutation(resolver=mailings.cancel_mailing)
+    create_client: ClientType = strawberry.mutation(
+        resolver=clients.create_client,
+        description="Add a client to the directory. BAD_USER_INPUT on the field at fault;"
+        " CONFLICT on phone if a client has that phone.",
+    )
+    update_client: ClientType = strawberry.mutation(
+        resolver=clients.update_client,
+        description="Change a client; messages already made keep their phone and zone."
+        " NOT_FOUND on id, BAD_USER_INPUT on the field at fault, CONFLICT on phone if another"
+        " client has it.",
+    )
+    delete_client: strawberry.ID = strawberry.mutation(
+        resolver=clients.delete_client,
+        description="Delete a client and answer its id: its unsent messages are CANCELLED, the"
+        " others kept (client null, phone kept). NOT_FOUND on id.",
+    )
+    import_clients: ImportResult = strawberry.mutation(
+        resolver=clients.import_clients,
+        description=f"Upsert up to {MAX_IMPORT:,} clients by phone in one call (more is"
+        " BAD_USER_INPUT on clients): bad rows are reported by index and field in the answer,"
+        " good rows are written (a later row with the same phone wins).",
+    )
+    create_mailing: MailingType = strawberry.mutation(
+        resolver=mailings.create_mailing,
+        description="Create a SCHEDULED mailing; at startAt (at once if it has passed) it"
+        " starts and its audience is snapshotted into messages. BAD_USER_INPUT on the field at"
+        " fault (text, startAt, endAt, filter.operatorCodes, filter.tags, window).",
+    )
+    update_mailing: MailingType = strawberry.mutation(
+        resolver=mailings.update_mailing,
+        description="Edit a mailing under MailingPatch's state rules. NOT_FOUND on id,"
+        " BAD_USER_INPUT on the field at fault, CONFLICT when its state forbids the change.",
+    )
+    delete_mailing: strawberry.ID = strawberry.mutation(
+        resolver=mailings.delete_mailing,
+        description="Delete a mailing in any state (a running one stops) with its messages,"
+        " their history and its test sends, and answer its id. NOT_FOUND on id.",
+    )
+    pause_mailing: MailingType = strawberry.mutation(
+        resolver=mailings.pause_mailing,
+        description="SCHEDULED or RUNNING to PAUSED: nothing more is sent until"
+        " resumeMailing. CONFLICT in another state, NOT_FOUND on id.",
+    )
+    resume_mailing: MailingType = strawberry.mutation(
+        resolver=mailings.resume_mailing,
+        description="PAUSED to RUNNING, or to SCHEDULED if it had not started. CONFLICT in"
+        " another state, NOT_FOUND on id.",
+    )
+    cancel_mailing: MailingType = strawberry.mutation(
+        resolver=mailings.cancel_mailing,
+        description="SCHEDULED, RUNNING or PAUSED to CANCELLED: its unsent messages become"
+        " CANCELLED (sends in flight still record their outcome). CONFLICT once FINISHED or"
+        " CANCELLED, NOT_FOUND on id.",
+    )
     create_token: CreateTokenPayload = strawberry.mutation(
         resolver=tokens.create_token,
-        description="Create a token; its secret is in the answer, and only there (admin only).",
+        description="Create a token; its secret is in the answer, and only there (admin only)."
+        " BAD_USER_INPUT on name.",
     )
     revoke_token: ApiTokenType = strawberry.mutation(
         resolver=tokens.revoke_token,
@@ -92,10 +164,23 @@ class Mutation:
     )
 
 
-@strawberry.type
+@strawberry.type(
+    description="Live statistics, over a websocket on /graphql only (graphql-transport-ws;"
+    ' connection_init\'s payload carries {"Authorization": "Bearer <token>"}; at most 20'
+    " operations at once per connection). Viewers may subscribe. The first event is the"
+    " current snapshot, then one per change,"
+    f" coalesced to at most {RATE:g} a second; an unchanged snapshot is not sent again."
+)
 class Subscription:
-    mailing_stats = strawberry.subscription(resolver=live.mailing_stats)
-    overall_stats = strawberry.subscription(resolver=live.overall_stats)
+    mailing_stats = strawberry.subscription(
+        resolver=live.mailing_stats,
+        description="One mailing's stats, completing after its FINISHED or CANCELLED snapshot"
+        " once no message is in flight (or when the mailing is deleted).",
+    )
+    overall_stats = strawberry.subscription(
+        resolver=live.overall_stats,
+        description="The overall stats (as Query.stats); never completes.",
+    )
 
 
 class HeraldSchema(strawberry.Schema):

@@ -24,17 +24,23 @@ async def audience(
     ],
     window: Annotated[
         TimeWindowInput | None,
-        strawberry.argument(description="A local-time window to check per zone; needs endAt."),
+        strawberry.argument(
+            description="A daily window in the client's local time, checked per time zone;"
+            " needs endAt (else BAD_USER_INPUT on endAt)."
+        ),
     ] = None,
     start_at: Annotated[
         DateTime | None,
-        strawberry.argument(description="When the mailing would start; default now."),
+        strawberry.argument(
+            description="When the mailing would start, with a UTC offset (as createMailing's"
+            " startAt; BAD_USER_INPUT on startAt); default now."
+        ),
     ] = None,
     end_at: Annotated[
         DateTime | None,
         strawberry.argument(
-            description="When it would end: after startAt and in the future (BAD_USER_INPUT"
-            " on endAt), as for createMailing."
+            description="When it would end, with a UTC offset: after startAt and in the future"
+            " (BAD_USER_INPUT on endAt), as for createMailing."
         ),
     ] = None,
 ) -> Audience:

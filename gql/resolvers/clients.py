@@ -18,7 +18,8 @@ from gql.types.client import (
     ImportResult,
     ImportRowError,
 )
-from gql.types.pagination import connection, decode_key
+from gql.types.fields import IDEMPOTENCY_KEY, id_argument
+from gql.types.pagination import AFTER, FIRST, connection, decode_key
 from models import client as domain
 from models.errors import InvalidInput
 from models.idempotency import create_once
@@ -26,22 +27,35 @@ from models.pages import keyset_page
 from models.search import clients_matching, validate_client_search
 
 Info = strawberry.Info[Context, None]
+ClientId = Annotated[strawberry.ID, strawberry.argument(description=id_argument("client"))]
 
 
 def _null(value: object) -> object:
     return None if value is strawberry.UNSET else value
 
 
-async def client(id: strawberry.ID) -> ClientType | None:
+async def client(id: ClientId) -> ClientType | None:
     row = await domain.Client.get_or_none(id=parse_id(id))
     return ClientType.from_model(row) if row else None
 
 
 async def clients(
-    first: int | None = 50,
-    after: str | None = None,
-    tag: str | None = None,
-    operator_code: str | None = None,
+    first: Annotated[int | None, strawberry.argument(description=FIRST)] = 50,
+    after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
+    tag: Annotated[
+        str | None,
+        strawberry.argument(
+            description="Only clients with exactly this tag (no control characters, else"
+            " BAD_USER_INPUT on tag)."
+        ),
+    ] = None,
+    operator_code: Annotated[
+        str | None,
+        strawberry.argument(
+            description="Only clients with exactly this operator code (no control characters,"
+            " else BAD_USER_INPUT on operatorCode)."
+        ),
+    ] = None,
     phone_prefix: Annotated[
         str | None,
         strawberry.argument(
@@ -72,7 +86,9 @@ async def clients(
 
 
 async def create_client(
-    info: Info, input: ClientInput, idempotency_key: str | None = None
+    info: Info,
+    input: Annotated[ClientInput, strawberry.argument(description="The new client.")],
+    idempotency_key: Annotated[str | None, strawberry.argument(description=IDEMPOTENCY_KEY)] = None,
 ) -> ClientType:
     async def create() -> domain.Client:
         data = domain.validate_client(input.phone, input.operator_code, input.tag, input.timezone)
@@ -90,7 +106,13 @@ async def create_client(
     return ClientType.from_model(row)
 
 
-async def update_client(info: Info, id: strawberry.ID, input: ClientPatch) -> ClientType:
+async def update_client(
+    info: Info,
+    id: ClientId,
+    input: Annotated[
+        ClientPatch, strawberry.argument(description="The fields to change; others are kept.")
+    ],
+) -> ClientType:
     for name in ("phone", "operator_code", "timezone"):
         if getattr(input, name) is None:
             api = {"operator_code": "operatorCode"}.get(name, name)
@@ -107,13 +129,22 @@ async def update_client(info: Info, id: strawberry.ID, input: ClientPatch) -> Cl
     return ClientType.from_model(row)
 
 
-async def delete_client(info: Info, id: strawberry.ID) -> strawberry.ID:
+async def delete_client(info: Info, id: ClientId) -> strawberry.ID:
     await domain.delete_client(parse_id(id), info.context.now())
     audit(info.context.caller, "deleteClient", client_id=int(id))
     return id
 
 
-async def import_clients(info: Info, clients: list[ClientInput]) -> ImportResult:
+async def import_clients(
+    info: Info,
+    clients: Annotated[
+        list[ClientInput],
+        strawberry.argument(
+            description=f"The rows, at most {domain.MAX_IMPORT:,} (else BAD_USER_INPUT on"
+            " clients), each validated like createClient's input."
+        ),
+    ],
+) -> ImportResult:
     rows = [domain.RawClient(c.phone, c.operator_code, c.tag, c.timezone) for c in clients]
     outcome = await domain.import_clients(rows)
     audit(info.context.caller, "importClients", count=outcome.created + outcome.updated)

@@ -4,6 +4,7 @@ the process's hub), and `mailingStats` completes after the FINISHED/CANCELLED sn
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from typing import Annotated
 
 import strawberry
 
@@ -11,6 +12,7 @@ from gql.context import Context
 from gql.ids import parse_id
 from gql.live import OVERALL, Hub
 from gql.resolvers.stats import stats as overall_snapshot
+from gql.types.fields import id_argument
 from gql.types.stats import MailingStats, OverallStats
 from models.errors import DomainError, NotFound
 from models.mailing import Mailing
@@ -52,7 +54,16 @@ def _hub(info: Info) -> Hub:
     return info.context.hub
 
 
-async def mailing_stats(info: Info, id: strawberry.ID) -> AsyncGenerator[MailingStats, None]:
+async def mailing_stats(
+    info: Info,
+    id: Annotated[
+        strawberry.ID,
+        strawberry.argument(
+            description=f"{id_argument('mailing')} An unknown one is NOT_FOUND on id before"
+            " the stream starts."
+        ),
+    ],
+) -> AsyncGenerator[MailingStats, None]:
     mailing_id = parse_id(id)
     hub = _hub(info)
     watcher = hub.watch(mailing_id)  # before the first read, so no change slips between

@@ -13,6 +13,7 @@ from gql.context import Context
 from gql.ids import parse_id
 from gql.scalars import DateTime
 from gql.types.enums import MailingStateEnum, OrderDirection
+from gql.types.fields import IDEMPOTENCY_KEY, id_argument
 from gql.types.mailing import (
     AudienceFilterInput,
     MailingConnection,
@@ -22,7 +23,7 @@ from gql.types.mailing import (
     MailingType,
     TimeWindowInput,
 )
-from gql.types.pagination import connection, decode_key
+from gql.types.pagination import AFTER, FIRST, connection, decode_key
 from models import lifecycle
 from models.errors import InvalidInput
 from models.idempotency import create_once
@@ -42,6 +43,7 @@ from models.search import mailing_order, mailings_matching
 from models.transitions import MailingEvent
 
 Info = strawberry.Info[Context, None]
+MailingId = Annotated[strawberry.ID, strawberry.argument(description=id_argument("mailing"))]
 
 
 def parse_filter(value: AudienceFilterInput) -> AudienceFilter:
@@ -52,15 +54,18 @@ def parse_window(value: TimeWindowInput | None) -> Window | None:
     return Window.from_times(value.start, value.end) if value else None
 
 
-async def mailing(id: strawberry.ID) -> MailingType | None:
+async def mailing(id: MailingId) -> MailingType | None:
     row = await Mailing.get_or_none(id=parse_id(id))
     return MailingType.from_model(row) if row else None
 
 
 async def mailings(
-    first: int | None = 50,
-    after: str | None = None,
-    state: MailingStateEnum | None = None,
+    first: Annotated[int | None, strawberry.argument(description=FIRST)] = 50,
+    after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
+    state: Annotated[
+        MailingStateEnum | None,
+        strawberry.argument(description="Only mailings in this state; null: every state."),
+    ] = None,
     order_by: Annotated[
         MailingOrder | None,
         strawberry.argument(
@@ -85,7 +90,9 @@ async def mailings(
 
 
 async def create_mailing(
-    info: Info, input: MailingInput, idempotency_key: str | None = None
+    info: Info,
+    input: Annotated[MailingInput, strawberry.argument(description="The new mailing.")],
+    idempotency_key: Annotated[str | None, strawberry.argument(description=IDEMPOTENCY_KEY)] = None,
 ) -> MailingType:
     now = info.context.now()
     # Bounded before the idempotency fingerprint, which converts them to UTC: a year-1 or
@@ -137,21 +144,28 @@ def _patch(input: MailingPatch) -> DomainPatch:
     )
 
 
-async def update_mailing(info: Info, id: strawberry.ID, input: MailingPatch) -> MailingType:
+async def update_mailing(
+    info: Info,
+    id: MailingId,
+    input: Annotated[
+        MailingPatch,
+        strawberry.argument(description="The fields to change; others are kept."),
+    ],
+) -> MailingType:
     row = await lifecycle.update_mailing(parse_id(id), _patch(input), info.context.now())
     audit(info.context.caller, "updateMailing", mailing_id=row.id)
     await info.context.after_mailing_change(row.id, row)
     return MailingType.from_model(row)
 
 
-async def delete_mailing(info: Info, id: strawberry.ID) -> strawberry.ID:
+async def delete_mailing(info: Info, id: MailingId) -> strawberry.ID:
     await lifecycle.delete_mailing(parse_id(id), info.context.now())
     audit(info.context.caller, "deleteMailing", mailing_id=int(id))
     await info.context.after_mailing_change(int(id), None)
     return id
 
 
-async def pause_mailing(info: Info, id: strawberry.ID) -> MailingType:
+async def pause_mailing(info: Info, id: MailingId) -> MailingType:
     row = await lifecycle.pause_mailing(parse_id(id), info.context.now())
     metrics.MAILING_TRANSITIONS.labels(event=MailingEvent.PAUSE).inc()
     audit(info.context.caller, "pauseMailing", mailing_id=row.id)
@@ -159,7 +173,7 @@ async def pause_mailing(info: Info, id: strawberry.ID) -> MailingType:
     return MailingType.from_model(row)
 
 
-async def resume_mailing(info: Info, id: strawberry.ID) -> MailingType:
+async def resume_mailing(info: Info, id: MailingId) -> MailingType:
     row = await lifecycle.resume_mailing(parse_id(id), info.context.now())
     started = row.state != MailingState.SCHEDULED  # resumed before its start: SCHEDULED again
     event = MailingEvent.RESUME if started else MailingEvent.RESUME_UNSTARTED
@@ -169,7 +183,7 @@ async def resume_mailing(info: Info, id: strawberry.ID) -> MailingType:
     return MailingType.from_model(row)
 
 
-async def cancel_mailing(info: Info, id: strawberry.ID) -> MailingType:
+async def cancel_mailing(info: Info, id: MailingId) -> MailingType:
     row = await lifecycle.cancel_mailing(parse_id(id), info.context.now())
     metrics.MAILING_TRANSITIONS.labels(event=MailingEvent.CANCEL).inc()
     audit(info.context.caller, "cancelMailing", mailing_id=row.id)
@@ -182,14 +196,17 @@ CLONE_START = (
     " time (its createdAt to its startAt, at least zero)."
 )
 CLONE_END = (
-    "The copy's end, after its start and in the future. Omitted: its start plus the"
-    " original's duration (endAt - startAt)."
+    "The copy's end, with a UTC offset, after its start and in the future. Omitted: its"
+    " start plus the original's duration (endAt - startAt)."
 )
 
 
 async def clone_mailing(
     info: Info,
-    id: Annotated[strawberry.ID, strawberry.argument(description="The mailing to copy.")],
+    id: Annotated[
+        strawberry.ID,
+        strawberry.argument(description=f"The mailing to copy. {id_argument('mailing')}"),
+    ],
     start_at: Annotated[DateTime | None, strawberry.argument(description=CLONE_START)] = None,
     end_at: Annotated[DateTime | None, strawberry.argument(description=CLONE_END)] = None,
 ) -> MailingType:

@@ -10,7 +10,8 @@ from gql.audit import audit
 from gql.context import Context
 from gql.ids import parse_id
 from gql.permissions import require_admin
-from gql.types.pagination import connection, decode_cursor
+from gql.types.fields import id_argument
+from gql.types.pagination import AFTER, FIRST, connection, decode_cursor
 from gql.types.token import ApiTokenConnection, ApiTokenType, CreateTokenPayload, TokenRole
 from models import token as domain
 from models.pages import keyset_page
@@ -20,12 +21,8 @@ Info = strawberry.Info[Context, None]
 
 async def tokens(
     info: Info,
-    first: Annotated[
-        int | None, strawberry.argument(description="Page size: 50 if omitted, at most 500.")
-    ] = 50,
-    after: Annotated[
-        str | None, strawberry.argument(description="The endCursor of the previous page.")
-    ] = None,
+    first: Annotated[int | None, strawberry.argument(description=FIRST)] = 50,
+    after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
     include_revoked: Annotated[
         bool, strawberry.argument(description="Also list revoked tokens (default: active only).")
     ] = False,
@@ -56,7 +53,7 @@ async def create_token(
 
 async def revoke_token(
     info: Info,
-    id: Annotated[strawberry.ID, strawberry.argument(description="The token's id.")],
+    id: Annotated[strawberry.ID, strawberry.argument(description=id_argument("token"))],
 ) -> ApiTokenType:
     env_admin = bool(info.context.settings.api_admin_token.get())
     row = await domain.revoke_token(parse_id(id), info.context.now(), env_admin=env_admin)

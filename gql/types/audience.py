@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from gql.scalars import DateTime
@@ -24,7 +26,16 @@ class ZoneCount:
     )
 
 
-async def _sample(root: Audience, first: int | None = 10) -> list[ClientType]:
+async def _sample(
+    root: Audience,
+    first: Annotated[
+        int | None,
+        strawberry.argument(
+            description=f"How many: default 10, at most {MAX_SAMPLE} (more is served"
+            f" {MAX_SAMPLE}); negative is BAD_USER_INPUT on first."
+        ),
+    ] = 10,
+) -> list[ClientType]:
     return [ClientType.from_model(row) for row in await sample(root.audience, first)]
 
 

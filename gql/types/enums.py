@@ -27,6 +27,34 @@ def described(enum: E, name: str, description: str, values: dict[str, str]) -> E
     return wrapped
 
 
+MESSAGE_STATUSES = {
+    "PENDING": "Waiting to be sent: due now, or held back (waitingFor says why and"
+    " nextAttemptAt until when).",
+    "SENDING": "Claimed by a worker: the probe request is in flight (if the worker dies, the"
+    " sweep makes it RETRYING once its lease, LEASE_SECONDS, runs out).",
+    "RETRYING": "An attempt failed transiently (5xx, 429, timeout, bad body); tried again"
+    " after a backoff, at nextAttemptAt.",
+    "SENT": "The probe accepted it (final).",
+    "FAILED": "The probe rejected it for good (a 4xx other than 401, 403 and 429), or its"
+    " last attempt (MAX_ATTEMPTS) failed (final).",
+    "EXPIRED": "Not sent before endAt, or its window cannot open before endAt. Final, except"
+    " that one expired for its window is PENDING again if an edit of endAt or window lets"
+    " the window open before the end.",
+    "CANCELLED": "Its mailing was cancelled, or its client deleted, before it was sent (final).",
+}
+MAILING_STATES = {
+    "SCHEDULED": "Waiting for startAt (a start in the past starts within a second); every"
+    " field may be edited.",
+    "RUNNING": "Started: its audience was snapshotted into messages, which are being sent;"
+    " only endAt and window may be edited.",
+    "PAUSED": "pauseMailing: nothing is sent until resumeMailing (back to RUNNING, or to"
+    " SCHEDULED if it had not started); only endAt and window may be edited.",
+    "FINISHED": "Every message reached a final status (a paused mailing: once endAt passed),"
+    " or its whole period passed before it could start; final: no edit, pause or resume"
+    " (CONFLICT).",
+    "CANCELLED": "cancelMailing: its unsent messages were CANCELLED; final: no edit, pause or"
+    " resume (CONFLICT).",
+}
 WAIT_REASONS = {
     "NONE": "Not waiting: the message is final, in flight (SENDING), or due now (the next"
     " claim takes it).",
@@ -62,8 +90,15 @@ if TYPE_CHECKING:
     ErrorClassEnum = ErrorClass
     TimelineBucketEnum = Bucket
 else:
-    MessageStatusEnum = strawberry.enum(MessageStatus, name="MessageStatus")
-    MailingStateEnum = strawberry.enum(MailingState, name="MailingState")
+    MessageStatusEnum = described(
+        MessageStatus, "MessageStatus", "Where a message is in its delivery.", MESSAGE_STATUSES
+    )
+    MailingStateEnum = described(
+        MailingState,
+        "MailingState",
+        "Where a mailing is in its life; moves only as the state table allows.",
+        MAILING_STATES,
+    )
     WaitReasonEnum = described(
         WaitReason,
         "WaitReason",

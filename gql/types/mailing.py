@@ -17,10 +17,11 @@ from gql.types.enums import (
 )
 from gql.types.fields import described
 from gql.types.message import MessageConnection, MessageType
-from gql.types.pagination import Connection, connection, decode_cursor
+from gql.types.pagination import AFTER, FIRST, Connection, connection, decode_cursor
 from gql.types.stats import MailingStats
 from gql.types.testsend import TestSendConnection, TestSendType
-from models.mailing import Mailing
+from models.client import MAX_TAG
+from models.mailing import MAX_FILTER_ITEMS, MAX_TEXT, Mailing
 from models.message import Message
 from models.pages import keyset_page
 from models.testsend import TestSend
@@ -30,42 +31,91 @@ TimelineFrom = Annotated[
     DateTime | None,
     strawberry.argument(
         name="from",
-        description="The range's start (default: when the mailing started), widened to the"
-        " start of its bucket; between 2000-01-01 and 2100-01-01 (BAD_USER_INPUT on from).",
+        description="The range's start, with a UTC offset (default: when the mailing"
+        " started), widened to the start of its bucket; between 2000-01-01 and 2100-01-01"
+        " (BAD_USER_INPUT on from).",
     ),
 ]
 TimelineTo = Annotated[
     DateTime | None,
     strawberry.argument(
-        description="The range's end, exclusive (default: when the mailing finished, a"
+        description="The range's end, exclusive, with a UTC offset (default: when it finished, a"
         " cancelled one 60 s later, or now while it runs), widened to the end of its bucket;"
         " after from (BAD_USER_INPUT on to).",
     ),
 ]
 
 
-@strawberry.type
+TEXT = (
+    f"1 to {MAX_TEXT:,} characters, not blank; tab and line breaks are the only control"
+    " characters allowed (BAD_USER_INPUT on text)."
+)
+START_AT = (
+    "When sending starts. An offset is required (Z or ±HH:MM; a naive time is BAD_USER_INPUT"
+    " on startAt); between 2000-01-01 and 2100-01-01 UTC. A start in the past starts at once."
+)
+END_AT = (
+    "When sending stops: with an offset (as startAt), after startAt and still in the future"
+    " (BAD_USER_INPUT on endAt). Messages not sent by then become EXPIRED."
+)
+WINDOW = (
+    "Send only inside this daily window of the client's local time (each client's own IANA"
+    " zone, DST included); start = end is BAD_USER_INPUT on window."
+)
+WINDOW_TYPE = (
+    "A daily sending window in the client's local time (each client's own IANA zone, DST"
+    " included): messages go out only while the client's clock reads from start (inclusive)"
+    " to end (exclusive); an end before the start spans midnight."
+)
+WINDOW_START = "When the window opens each day, inclusive, in the client's local time."
+WINDOW_END = (
+    "When it closes, exclusive, in the client's local time; before start, the window spans"
+    " midnight (22:00-06:00)."
+)
+
+
+@strawberry.type(
+    description="Which clients a mailing is for: those with any of the operator codes and any"
+    " of the tags; an empty list sets no condition."
+)
 class AudienceFilter:
-    operator_codes: list[str]
-    tags: list[str]
+    operator_codes: list[str] = strawberry.field(
+        description="Operator codes, any of them; empty: any operator."
+    )
+    tags: list[str] = strawberry.field(
+        description="Tags, any of them; empty: any client, untagged ones included."
+    )
 
 
-@strawberry.input
+@strawberry.input(
+    description="Which clients to select: both lists must match when both are given; `{}`"
+    " selects every client."
+)
 class AudienceFilterInput:
-    operator_codes: list[str] | None = None
-    tags: list[str] | None = None
+    operator_codes: list[str] | None = strawberry.field(
+        default=None,
+        description=f"Only clients with one of these operator codes (three ASCII digits each,"
+        f" at most {MAX_FILTER_ITEMS}; else BAD_USER_INPUT on filter.operatorCodes). Null or"
+        " empty: any.",
+    )
+    tags: list[str] | None = strawberry.field(
+        default=None,
+        description=f"Only clients with one of these tags (each non-empty, at most {MAX_TAG}"
+        f" characters, no control characters; at most {MAX_FILTER_ITEMS}; else BAD_USER_INPUT"
+        " on filter.tags). Null or empty: any client, untagged ones included.",
+    )
 
 
-@strawberry.type
+@strawberry.type(description=WINDOW_TYPE)
 class TimeWindow:
-    start: Time
-    end: Time
+    start: Time = strawberry.field(description=WINDOW_START)
+    end: Time = strawberry.field(description=WINDOW_END)
 
 
-@strawberry.input
+@strawberry.input(description=f"{WINDOW_TYPE} start = end is BAD_USER_INPUT on window.")
 class TimeWindowInput:
-    start: Time
-    end: Time
+    start: Time = strawberry.field(description=WINDOW_START)
+    end: Time = strawberry.field(description=WINDOW_END)
 
 
 def _clock(seconds: int) -> Time:
@@ -74,19 +124,19 @@ def _clock(seconds: int) -> Time:
 
 async def _test_sends(
     root: MailingType,
-    first: Annotated[
-        int | None, strawberry.argument(description="Page size: default 50, at most 500.")
-    ] = 50,
-    after: Annotated[
-        str | None, strawberry.argument(description="The endCursor of the previous page.")
-    ] = None,
+    first: Annotated[int | None, strawberry.argument(description=FIRST)] = 50,
+    after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
 ) -> TestSendConnection:
     queryset = TestSend.filter(mailing_id=root.row.id)
     page = await keyset_page(queryset, first, decode_cursor("test_send", after))
     return connection("test_send", page, TestSendType.from_model)
 
 
-@strawberry.type(name="Mailing")
+@strawberry.type(
+    name="Mailing",
+    description="A campaign: one text sent to every client its filter selects, between startAt"
+    " and endAt, optionally only inside a window of the client's local time.",
+)
 class MailingType:
     row: strawberry.Private[Mailing]
 
@@ -94,54 +144,63 @@ class MailingType:
     def from_model(cls, row: Mailing) -> MailingType:
         return cls(row=row)
 
-    @strawberry.field
+    @described("Decimal id (1 to 2,147,483,647).")
     def id(self) -> strawberry.ID:
         return strawberry.ID(str(self.row.id))
 
-    @strawberry.field
+    @described(f"The text sent to every client (1 to {MAX_TEXT:,} characters).")
     def text(self) -> str:
         return self.row.text
 
-    @strawberry.field
+    @described("When sending starts, in UTC (it was given with an offset).")
     def start_at(self) -> DateTime:
         return DateTime(self.row.start_at)
 
-    @strawberry.field
+    @described("When sending stops, in UTC: messages not sent by then are EXPIRED.")
     def end_at(self) -> DateTime:
         return DateTime(self.row.end_at)
 
-    @strawberry.field
+    @described("Which clients it is for.")
     def filter(self) -> AudienceFilter:
         return AudienceFilter(
             operator_codes=list(self.row.operator_codes), tags=list(self.row.tags)
         )
 
-    @strawberry.field
+    @described("The daily sending window, in the client's local time; null: any time of day.")
     def window(self) -> TimeWindow | None:
         window = self.row.window
         if window is None:
             return None
         return TimeWindow(start=_clock(window.start), end=_clock(window.end))
 
-    @strawberry.field
+    @described("Where it is in its life (see MailingState).")
     def state(self) -> MailingStateEnum:
         return self.row.state
 
-    @strawberry.field
+    @described("When it was created (UTC).")
     def created_at(self) -> DateTime:
         return DateTime(self.row.created_at)
 
-    @strawberry.field
+    @described(
+        "Its messages counted per status, from counters the database keeps (no scan); test"
+        " sends are not counted."
+    )
     async def stats(self, info: strawberry.Info[Context, None]) -> MailingStats:
         counts = await info.context.loaders.counts.load(self.row.id)
         return MailingStats.build(self.row.id, self.row.state, counts)
 
-    @strawberry.field
+    @described(
+        "Its messages, one per client of its audience (made when it starts: none before), in"
+        " id order."
+    )
     async def messages(
         self,
-        first: int | None = 50,
-        after: str | None = None,
-        status: MessageStatusEnum | None = None,
+        first: Annotated[int | None, strawberry.argument(description=FIRST)] = 50,
+        after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
+        status: Annotated[
+            MessageStatusEnum | None,
+            strawberry.argument(description="Only messages in this status; null: all."),
+        ] = None,
     ) -> MessageConnection:
         queryset = Message.filter(mailing_id=self.row.id)
         if status is not None:
@@ -177,22 +236,45 @@ class MailingType:
         return [TimelinePoint.from_point(p) for p in points]
 
 
-@strawberry.input
+@strawberry.input(description="A new mailing (createMailing).")
 class MailingInput:
-    text: str
-    start_at: DateTime
-    end_at: DateTime
-    filter: AudienceFilterInput
-    window: TimeWindowInput | None = None
+    text: str = strawberry.field(description=TEXT)
+    start_at: DateTime = strawberry.field(description=START_AT)
+    end_at: DateTime = strawberry.field(description=END_AT)
+    filter: AudienceFilterInput = strawberry.field(
+        description="Which clients get it; the audience is taken when the mailing starts."
+    )
+    window: TimeWindowInput | None = strawberry.field(
+        default=None, description=f"{WINDOW} Omitted or null: any time of day."
+    )
 
 
-@strawberry.input
+@strawberry.input(
+    description="Changes to a mailing (updateMailing); an omitted field is kept. Every field"
+    " may change while SCHEDULED, only endAt and window once RUNNING or PAUSED (another is"
+    " CONFLICT on that field), nothing once FINISHED or CANCELLED (CONFLICT)."
+)
 class MailingPatch:
-    text: str | None = strawberry.UNSET
-    start_at: DateTime | None = strawberry.UNSET
-    end_at: DateTime | None = strawberry.UNSET
-    filter: AudienceFilterInput | None = strawberry.UNSET
-    window: TimeWindowInput | None = strawberry.UNSET
+    text: str | None = strawberry.field(
+        default=strawberry.UNSET, description=f"{TEXT} Null is BAD_USER_INPUT."
+    )
+    start_at: DateTime | None = strawberry.field(
+        default=strawberry.UNSET, description=f"{START_AT} Null is BAD_USER_INPUT."
+    )
+    end_at: DateTime | None = strawberry.field(
+        default=strawberry.UNSET,
+        description=f"{END_AT} Null is BAD_USER_INPUT. On a started mailing, messages that"
+        " expired because their window could not open before the old end are PENDING again"
+        " where it opens before the new one.",
+    )
+    filter: AudienceFilterInput | None = strawberry.field(
+        default=strawberry.UNSET, description="The new audience filter; null is BAD_USER_INPUT."
+    )
+    window: TimeWindowInput | None = strawberry.field(
+        default=strawberry.UNSET,
+        description=f"{WINDOW} Null removes the window; on a started mailing it applies to"
+        " the unsent messages at once.",
+    )
 
 
 MailingConnection = Connection[MailingType]

@@ -20,7 +20,11 @@ if TYPE_CHECKING:
     from gql.types.mailing import MailingType
 
 
-@strawberry.type(name="Message")
+@strawberry.type(
+    name="Message",
+    description="One mailing's text for one client of its audience, made when the mailing"
+    " starts and sent through the probe.",
+)
 class MessageType:
     row: strawberry.Private[Message]
 
@@ -28,31 +32,38 @@ class MessageType:
     def from_model(cls, row: Message) -> MessageType:
         return cls(row=row)
 
-    @strawberry.field
+    @described("Decimal id (64-bit: up to 9,223,372,036,854,775,807); the probe's msgId.")
     def id(self) -> strawberry.ID:
         return strawberry.ID(str(self.row.id))
 
-    @strawberry.field
+    @described("Where it is in its delivery (see MessageStatus).")
     def status(self) -> MessageStatusEnum:
         return self.row.status
 
-    @strawberry.field
+    @described("The client's phone when the mailing started; kept if the client is deleted.")
     def phone(self) -> str:
         return self.row.phone
 
-    @strawberry.field
+    @described("When it was made, i.e. when its mailing started (UTC).")
     def created_at(self) -> DateTime:
         return DateTime(self.row.created_at)
 
-    @strawberry.field
+    @described("When the probe accepted it (UTC); null unless SENT.")
     def sent_at(self) -> DateTime | None:
         return DateTime(self.row.sent_at) if self.row.sent_at else None
 
-    @strawberry.field
+    @described(
+        "Probe requests made for it so far (FAILED after MAX_ATTEMPTS); a claim given back"
+        " unsent (window closed, circuit open, too close to endAt) does not count."
+    )
     def attempts(self) -> int:
         return self.row.attempts
 
-    @strawberry.field
+    @described(
+        "Why it is not sent (at most 300 characters): the last failed attempt's error, as in"
+        ' history, or why it expired ("endAt passed", "window cannot open before endAt");'
+        " null once SENT."
+    )
     def last_error(self) -> str | None:
         return self.row.last_error
 
@@ -111,7 +122,7 @@ class MessageType:
         rows = await info.context.loaders.history(size).load(self.row.id)
         return [AttemptType.from_record(r) for r in rows]
 
-    @strawberry.field
+    @described("The mailing it belongs to.")
     async def mailing(
         self, info: strawberry.Info[Context, None]
     ) -> Annotated[MailingType, strawberry.lazy("gql.types.mailing")]:
@@ -121,7 +132,7 @@ class MessageType:
         assert row is not None  # messages are deleted with their mailing
         return MailingType(row=row)
 
-    @strawberry.field
+    @described("The client it is for; null once that client was deleted (phone stays).")
     async def client(self, info: strawberry.Info[Context, None]) -> ClientType | None:
         client_id = self.row.client_id  # type: ignore[attr-defined]
         if client_id is None:

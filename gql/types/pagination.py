@@ -13,11 +13,12 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import strawberry
 
+from gql.cost import BUDGET, MIN_PAGE_COST
 from gql.ids import MAX_BIG_ID, MAX_ID, decimal_id
 from models.client import PHONE_RE
 from models.errors import InvalidInput
 from models.mailing import EARLIEST, LATEST, MailingState
-from models.pages import BY_ID, Order, Page
+from models.pages import BY_ID, MAX_PAGE, Order, Page
 
 # The id column each connection pages over: a cursor past its range is not one of ours.
 _MAX_IDS = {
@@ -28,6 +29,15 @@ _MAX_IDS = {
     "test_send": MAX_ID,
     "stats": MAX_ID,
 }
+# The arguments every connection takes, described once.
+FIRST = (
+    f"Page size: default 50, at most {MAX_PAGE} (more is served {MAX_PAGE}); negative is"
+    " BAD_USER_INPUT on first."
+)
+AFTER = (
+    "Start after this cursor (the previous page's pageInfo.endCursor); a cursor of another"
+    " list or order is BAD_USER_INPUT on after. Null: the first page."
+)
 # Longer than any cursor we make (kind, order, a time, a state, an id): not decoded at all.
 MAX_CURSOR = 256
 
@@ -41,26 +51,40 @@ NodeT = TypeVar("NodeT")
 RowT = TypeVar("RowT", bound=Row)
 
 
-@strawberry.type
+@strawberry.type(description="Where a page ends and whether another follows.")
 class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
+    has_next_page: bool = strawberry.field(
+        description="Whether more nodes follow this page in the same order."
+    )
+    end_cursor: str | None = strawberry.field(
+        description="The last edge's cursor, to pass as `after` for the next page; null for an"
+        " empty page."
+    )
 
 
 @strawberry.type(description="One node of a page, with the cursor to resume after it.")
 class Edge(Generic[NodeT]):
-    node: NodeT
-    cursor: str
+    node: NodeT = strawberry.field(description="The node itself.")
+    cursor: str = strawberry.field(
+        description="An opaque keyset cursor: as `after`, the page starts just after this node."
+        " Valid only for the same list and order (else BAD_USER_INPUT on `after`)."
+    )
 
 
 @strawberry.type(
-    description="A page of nodes in id order (keyset: follow pageInfo.endCursor); totalCount "
-    "counts every match. Counts `first` nodes (at least 50) toward the query cost."
+    description="A page of nodes in the list's order (keyset: follow pageInfo.endCursor);"
+    f" totalCount counts every match. `first` defaults to 50 and is capped at {MAX_PAGE}"
+    f" (negative is BAD_USER_INPUT on `first`); a page counts `first` nodes (at least"
+    f" {MIN_PAGE_COST}) toward the query cost limit of {BUDGET:,} nodes."
 )
 class Connection(Generic[NodeT]):
-    edges: list[Edge[NodeT]]
-    page_info: PageInfo
-    total_count: int
+    edges: list[Edge[NodeT]] = strawberry.field(
+        description="This page's nodes with their cursors, at most `first`."
+    )
+    page_info: PageInfo = strawberry.field(description="Where this page ends.")
+    total_count: int = strawberry.field(
+        description="How many nodes match the list's filters in all, across every page."
+    )
 
 
 def connection(kind: str, page: Page[RowT], node: Callable[[RowT], NodeT]) -> Connection[NodeT]:
