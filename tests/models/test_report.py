@@ -1,0 +1,206 @@
+"""The daily report's schedule (DST days included), its exactly-once claim and what it says
+about a day, on a real database with migrations applied."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from models import report
+from models.attempts import ErrorClass, MessageAttempt
+from models.mailing import Mailing, MailingState
+from models.message import Message, MessageStatus
+from models.report_stats import daily_stats
+
+BERLIN, MOSCOW, UTC_ZONE = ZoneInfo("Europe/Berlin"), ZoneInfo("Europe/Moscow"), ZoneInfo("UTC")
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+DUE_CASES = [
+    # (now, report time, zone, the latest day due)
+    ("2026-11-22T06:59:59+03:00", time(7), MOSCOW, date(2026, 11, 20)),
+    ("2026-11-22T07:00:00+03:00", time(7), MOSCOW, date(2026, 11, 21)),
+    ("2026-11-22T00:10:00+00:00", time(0, 5), UTC_ZONE, date(2026, 11, 21)),
+    # Berlin springs forward on 2026-03-29 at 02:00: a report set at 02:30 goes out at 03:30.
+    ("2026-03-29T03:29:00+02:00", time(2, 30), BERLIN, date(2026, 3, 27)),
+    ("2026-03-29T03:30:00+02:00", time(2, 30), BERLIN, date(2026, 3, 28)),
+    # and falls back on 2026-10-25 at 03:00: 02:30 happens twice, the first one counts.
+    ("2026-10-25T02:29:00+02:00", time(2, 30), BERLIN, date(2026, 10, 23)),
+    ("2026-10-25T02:30:00+02:00", time(2, 30), BERLIN, date(2026, 10, 24)),
+    ("2026-10-25T02:30:00+01:00", time(2, 30), BERLIN, date(2026, 10, 24)),
+]
+
+
+@pytest.mark.parametrize("now,at_time,zone,expected", DUE_CASES)
+def test_due_day(now: str, at_time: time, zone: ZoneInfo, expected: date) -> None:
+    assert report.due_day(at(now), report.Schedule(at_time, zone)) == expected
+
+
+@pytest.mark.parametrize(
+    "day,zone,hours",
+    [
+        (date(2026, 3, 29), BERLIN, 23),
+        (date(2026, 10, 25), BERLIN, 25),
+        (date(2026, 11, 21), MOSCOW, 24),
+    ],
+)
+def test_a_local_day_has_the_hours_it_has(day: date, zone: ZoneInfo, hours: int) -> None:
+    since, until = report.local_day_bounds(day, zone)
+    assert until - since == timedelta(hours=hours)
+    assert since.astimezone(zone).replace(tzinfo=None) == datetime.combine(day, time(0))
+
+
+def test_retry_backoff_doubles_to_an_hour() -> None:
+    delays = [report.retry_delay(n) for n in (1, 2, 3, 7, 8, 100)]
+    assert delays == [timedelta(minutes=m) for m in (1, 2, 4, 60, 60, 60)]
+
+
+NOW = at("2026-11-22T07:00:30+03:00")
+DAY = date(2026, 11, 21)
+LEASE = timedelta(minutes=2)
+
+
+async def test_one_claim_wins(database: str) -> None:
+    await report.ensure_row(DAY, NOW)
+    await report.ensure_row(DAY, NOW)  # a second worker, a restart: still one row
+    assert await report.DailyReport.filter(day=DAY).count() == 1
+    assert await report.due_days(NOW) == [DAY]
+    assert await report.claim(DAY, "a", NOW, LEASE)
+    assert not await report.claim(DAY, "b", NOW, LEASE)
+    assert not await report.claim(DAY, "b", NOW, LEASE, on_demand=True)  # its lease is live
+    assert await report.due_days(NOW) == []
+    # a's process died: once its lease ran out, b takes it over (and b's send counts)
+    later = NOW + LEASE + timedelta(seconds=1)
+    assert await report.due_days(later) == [DAY]
+    assert await report.claim(DAY, "b", later, LEASE)
+    assert not await report.mark_sent(DAY, "a", later)  # a's late answer changes nothing
+    assert await report.mark_sent(DAY, "b", later)
+    row = await report.report_row(DAY)
+    assert row is not None and row.state == report.ReportState.SENT and row.attempts == 2
+    assert not await report.claim(DAY, "c", later + timedelta(days=1), LEASE, on_demand=True)
+
+
+async def test_a_failure_is_due_again_after_its_backoff(database: str) -> None:
+    await report.ensure_row(DAY, NOW)
+    assert await report.claim(DAY, "a", NOW, LEASE)
+    retry_at = await report.mark_failed(DAY, "a", NOW, "SMTPConnectError: refused\x00")
+    assert retry_at == NOW + timedelta(minutes=1)
+    row = await report.report_row(DAY)
+    assert row is not None and row.state == report.ReportState.PENDING
+    assert row.last_error == "SMTPConnectError: refused"
+    assert await report.due_days(NOW + timedelta(seconds=59)) == []
+    assert not await report.claim(DAY, "a", NOW + timedelta(seconds=59), LEASE)
+    # the CLI may try at once
+    assert await report.claim(DAY, "cli", NOW + timedelta(seconds=59), LEASE, on_demand=True)
+    second = await report.mark_failed(DAY, "cli", NOW + timedelta(seconds=60), "again")
+    assert second == NOW + timedelta(seconds=60) + timedelta(minutes=2)
+
+
+async def seed_day() -> dict[str, int]:
+    """Mailings around 2026-11-21 in Moscow (UTC+3: the day is 20T21:00Z to 21T21:00Z)."""
+    done = await Mailing.create(
+        text="Black Friday: -30 % on everything\nsee you",
+        start_at=at("2026-11-21T06:00:00Z"),
+        end_at=at("2026-11-21T12:00:00Z"),
+        started_at=at("2026-11-21T06:00:00Z"),
+        finished_at=at("2026-11-21T10:00:00Z"),
+        state=MailingState.FINISHED,
+    )
+    earlier = await Mailing.create(
+        text="last week",
+        start_at=at("2026-11-19T06:00:00Z"),
+        end_at=at("2026-11-19T12:00:00Z"),
+        started_at=at("2026-11-19T06:00:00Z"),
+        finished_at=at("2026-11-20T20:59:59Z"),
+        state=MailingState.FINISHED,
+    )
+    running = await Mailing.create(
+        text="<b>Evening</b> & night",
+        start_at=at("2026-11-21T20:00:00Z"),
+        end_at=at("2026-11-23T20:00:00Z"),
+        started_at=at("2026-11-21T20:00:00Z"),
+        state=MailingState.RUNNING,
+    )
+    await Mailing.create(
+        text="not yet",
+        start_at=at("2026-11-30T20:00:00Z"),
+        end_at=at("2026-12-01T20:00:00Z"),
+        state=MailingState.SCHEDULED,
+    )
+    phone = iter(range(79160000000, 79170000000))
+
+    async def messages(
+        mailing: Mailing, status: MessageStatus, n: int, sent: str | None
+    ) -> list[Message]:
+        return [
+            await Message.create(
+                mailing=mailing,
+                phone=str(next(phone)),
+                timezone="Europe/Moscow",
+                status=status,
+                sent_at=at(sent) if sent else None,
+            )
+            for _ in range(n)
+        ]
+
+    await messages(done, MessageStatus.SENT, 7, "2026-11-21T07:00:00Z")
+    failed = await messages(done, MessageStatus.FAILED, 2, None)
+    await messages(done, MessageStatus.EXPIRED, 1, None)
+    await messages(earlier, MessageStatus.SENT, 3, "2026-11-19T07:00:00Z")
+    await messages(running, MessageStatus.PENDING, 2, None)
+    await messages(running, MessageStatus.SENT, 1, "2026-11-21T20:30:00Z")
+    await messages(running, MessageStatus.SENT, 1, "2026-11-21T21:00:00Z")  # the next local day
+
+    async def attempt(message: Message, error: str, outcome: MessageStatus, when: str) -> None:
+        await MessageAttempt.create(
+            message_id=message.id,
+            mailing_id=message.mailing_id,  # type: ignore[attr-defined]
+            attempt=1,
+            at=at(when),
+            error_class=ErrorClass.TRANSIENT,
+            error=error,
+            outcome=outcome,
+        )
+
+    for message in failed:
+        await attempt(message, "HTTP 500", MessageStatus.RETRYING, "2026-11-21T07:00:00Z")
+        await attempt(
+            message, "HTTP 500 (attempts exhausted)", MessageStatus.FAILED, "2026-11-21T08:00:00Z"
+        )
+    await attempt(failed[0], "HTTP 500", MessageStatus.RETRYING, "2026-11-21T07:30:00Z")
+    await attempt(failed[0], "timeout", MessageStatus.RETRYING, "2026-11-21T07:40:00Z")
+    await attempt(
+        failed[1], "timeout", MessageStatus.RETRYING, "2026-11-20T20:00:00Z"
+    )  # day before
+    return {"done": done.id, "running": running.id, "earlier": earlier.id}
+
+
+async def test_what_the_day_says(database: str) -> None:
+    ids = await seed_day()
+    stats = await daily_stats(DAY, MOSCOW, NOW)
+    assert [m.mailing_id for m in stats.mailings] == [ids["done"], ids["running"]]
+    done, running = stats.mailings
+    assert done.counts.by_status[MessageStatus.SENT] == 7
+    assert done.counts.by_status[MessageStatus.FAILED] == 2
+    assert done.counts.total == 10
+    assert done.delivery_rate == pytest.approx(0.7)
+    assert (done.sent_in_day, done.failed_in_day, done.retried_in_day) == (7, 2, 4)
+    assert done.errors == (("HTTP 500", 5), ("timeout", 1))
+    assert running.state == MailingState.RUNNING
+    assert (running.sent_in_day, running.counts.total, running.delivery_rate) == (1, 4, 1.0)
+    totals = stats.totals
+    assert totals.counts.by_status[MessageStatus.SENT] == 9
+    assert totals.delivery_rate == pytest.approx(9 / 12)
+    assert (totals.sent_in_day, totals.failed_in_day) == (8, 2)
+    assert totals.errors[0] == ("HTTP 500", 5)
+    assert (stats.since, stats.until) == (at("2026-11-20T21:00:00Z"), at("2026-11-21T21:00:00Z"))
+
+
+async def test_a_quiet_day(database: str) -> None:
+    stats = await daily_stats(DAY, MOSCOW, NOW)
+    assert stats.mailings == [] and stats.totals.delivery_rate is None
