@@ -300,6 +300,7 @@ def report(args: argparse.Namespace) -> None:
     if args.send and not settings.report_recipients:
         _fail("invalid setting REPORT_RECIPIENTS: --send needs at least one recipient")
     service = _report_service(settings)
+    logging.getLogger("herald.report").setLevel(logging.ERROR)  # the outcome is printed below
     try:
         day = date.fromisoformat(args.date) if args.date else due_day(utc_now(), service.schedule)
     except ValueError:
@@ -314,8 +315,13 @@ def report(args: argparse.Namespace) -> None:
             return render_text(stats)
         outcome = await service.send_now(day)
         if outcome.result == Result.FAILED:
-            when = outcome.retry_at.isoformat() if outcome.retry_at else "later"
-            _fail(f"report {day} not sent ({outcome.detail}); the worker retries at {when}")
+            when = outcome.retry_at.isoformat(timespec="seconds") if outcome.retry_at else "later"
+            print(
+                f"herald: report {day} not sent ({outcome.detail}); the worker retries at {when}",
+                file=sys.stderr,
+                flush=True,
+            )
+            raise SystemExit(1)
         return f"report {day}: {outcome.result.value} {outcome.detail}".rstrip()
 
     print(_run(_with_database(settings, work)), end="" if not args.send else "\n", flush=True)

@@ -80,7 +80,7 @@ class ReportService:
     async def tick(self) -> list[Outcome]:
         """The cron job's work: the due day's row, then every claimable report, oldest first."""
         now = self.clock()
-        await report.ensure_row(report.due_day(now, self.schedule), now)
+        await report.ensure_rows(now, self.schedule)
         outcomes = []
         for day in await report.due_days(now, MAX_PER_TICK):
             if await report.claim(day, self.owner, now, self.lease):

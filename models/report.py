@@ -83,10 +83,34 @@ def due_day(now: datetime, schedule: Schedule) -> date:
     return yesterday if now >= due_at(yesterday, schedule) else yesterday - timedelta(days=1)
 
 
+MAX_CATCH_UP = 7  # days a worker that was away makes up for, newest first
+
+
+def days_to_create(now: datetime, schedule: Schedule, last_day: date | None) -> list[date]:
+    """The days that need a row at `now`, given the latest day that has one. A fresh install
+    starts with yesterday once today's report time has passed (never an old day at once); after
+    that every day gets its row, so a worker away at report time, or for a few days, makes
+    them up when it is back (the last MAX_CATCH_UP days at most)."""
+    latest = due_day(now, schedule)
+    if last_day is None:
+        today = now.astimezone(schedule.zone).date()
+        return [latest] if latest == today - timedelta(days=1) else []
+    first = max(last_day + timedelta(days=1), latest - timedelta(days=MAX_CATCH_UP - 1))
+    return [first + timedelta(days=n) for n in range((latest - first).days + 1)]
+
+
 def retry_delay(attempts: int) -> timedelta:
     """After the n-th failed try: 1, 2, 4 … minutes, at most an hour, never giving up."""
     delay: timedelta = RETRY_FIRST * 2 ** max(0, min(attempts - 1, 20))
     return min(RETRY_CAP, delay)
+
+
+async def ensure_rows(now: datetime, schedule: Schedule) -> None:
+    """Every day due at `now` has its row (days_to_create)."""
+    newest = DailyReport.all().order_by("-day").limit(1)
+    last: list[date] = await newest.values_list("day", flat=True)  # type: ignore[assignment]
+    for day in days_to_create(now, schedule, last[0] if last else None):
+        await ensure_row(day, now)
 
 
 async def ensure_row(day: date, now: datetime) -> None:

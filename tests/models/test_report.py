@@ -55,6 +55,25 @@ def test_a_local_day_has_the_hours_it_has(day: date, zone: ZoneInfo, hours: int)
     assert since.astimezone(zone).replace(tzinfo=None) == datetime.combine(day, time(0))
 
 
+CATCH_UP = [
+    # (now in Moscow, the latest day with a row, the days that get one)
+    ("2026-11-22T06:00:00+03:00", None, []),  # a fresh install before report time: nothing
+    ("2026-11-22T07:00:00+03:00", None, [date(2026, 11, 21)]),
+    ("2026-11-22T06:00:00+03:00", date(2026, 11, 20), []),
+    ("2026-11-22T07:00:00+03:00", date(2026, 11, 21), []),
+    # away at 07:00 on the 22nd, back at 06:00 on the 23rd: the 21st is made up
+    ("2026-11-23T06:00:00+03:00", date(2026, 11, 20), [date(2026, 11, 21)]),
+    ("2026-11-24T08:00:00+03:00", date(2026, 11, 20), [date(2026, 11, d) for d in (21, 22, 23)]),
+    ("2026-12-30T08:00:00+03:00", date(2026, 11, 20), [date(2026, 12, d) for d in range(23, 30)]),
+]
+
+
+@pytest.mark.parametrize("now,last,expected", CATCH_UP)
+def test_days_to_create(now: str, last: date | None, expected: list[date]) -> None:
+    schedule = report.Schedule(time(7), MOSCOW)
+    assert report.days_to_create(at(now), schedule, last) == expected
+
+
 def test_retry_backoff_doubles_to_an_hour() -> None:
     delays = [report.retry_delay(n) for n in (1, 2, 3, 7, 8, 100)]
     assert delays == [timedelta(minutes=m) for m in (1, 2, 4, 60, 60, 60)]
