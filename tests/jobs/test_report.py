@@ -15,9 +15,13 @@ import pytest
 
 from herald.settings import Settings
 from jobs.report import ReportService, Result
+from jobs.report_mail import MAX_LISTED, listed, render_html, render_text
 from jobs.smtp import SmtpMailer
 from jobs.worker import DeliveryWorker
 from models import report
+from models.mailing import MailingState
+from models.report_stats import DailyStats, MailingLine
+from models.stats import Counts
 from tests.models.test_report import seed_day
 from tests.support.cli import free_port
 from tests.support.smtp import SmtpServer, self_signed, server_context
@@ -209,3 +213,17 @@ async def test_the_worker_runs_it_only_when_configured(database: str, redis_url:
 
 async def _no_publish(*_: object) -> None:
     return None
+
+
+def test_a_busy_day_lists_the_busiest_mailings_and_counts_every_one() -> None:
+    lines = [
+        MailingLine(n, f"mailing {n}", MailingState.FINISHED, Counts.empty(), sent_in_day=n)
+        for n in range(1, MAX_LISTED + 11)
+    ]
+    stats = DailyStats(DAY, "UTC", DUE, DUE, DUE, lines)
+    shown, hidden = listed(stats)
+    assert [m.mailing_id for m in shown] == list(range(11, MAX_LISTED + 11)) and hidden == 10
+    text, page = render_text(stats), render_html(stats)
+    assert "Mailing 10 (" not in text and f"Mailing {MAX_LISTED + 10} (" in text
+    assert "… and 10 more mailings" in text and "… and 10 more mailings" in page
+    assert f"TOTAL over {MAX_LISTED + 10} mailings" in text
