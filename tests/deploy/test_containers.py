@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -159,3 +160,24 @@ def test_env_example_names_only_real_variables(line: str) -> None:
     if line and not line.startswith("#"):
         name = line.split("=", 1)[0]
         assert name in setting_names() | {"POSTGRES_PASSWORD", "HERALD_PORT"}
+
+
+def test_the_dependency_layer_installs_what_pyproject_lists(tmp_path: Path) -> None:
+    """The deps stage's requirements command, run by sh as docker would run it."""
+    run_line = next(
+        line for line in stages()[1] if "requirements.txt" in line and "tomllib" in line
+    )
+    command = run_line.removeprefix("RUN ").split(" && ")[0]
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    result = subprocess.run(
+        ["sh", "-c", command.replace("python ", f"{sys.executable} ", 1)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    expected = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert (tmp_path / "requirements.txt").read_text().splitlines() == expected
+    assert any(line.startswith("aiosmtplib==") for line in expected)
