@@ -216,6 +216,7 @@ class DeliveryWorker:
                 report_job,
                 name=f"cron:{self.queue_name}:report",
                 second={30},
+                run_at_startup=True,  # a worker started after report time sends at once
                 unique=True,
                 timeout=report.lease.total_seconds(),
             )

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from arq.connections import ArqRedis
 
 from herald.settings import Settings
 from jobs.report import ReportService, Result
@@ -24,6 +25,7 @@ from models.report_stats import DailyStats, MailingLine
 from models.stats import Counts
 from tests.models.test_report import seed_day
 from tests.support.cli import free_port
+from tests.support.engine import wait_for
 from tests.support.smtp import SmtpServer, self_signed, server_context
 from tools.redis_server import arq_settings
 
@@ -209,6 +211,39 @@ async def test_the_worker_runs_it_only_when_configured(database: str, redis_url:
         await worker.redis.aclose()
         await worker.probe.close()
     assert kinds == [["sweep"], ["report", "sweep"]]
+
+
+async def test_two_workers_send_it_once_through_arq(
+    database: str, redis_url: str, queue: str, redis: ArqRedis, smtp: SmtpServer
+) -> None:
+    """The real path: two delivery workers on one Redis run the report cron at start-up."""
+    await seed_day()
+    settings = report_settings(smtp.port, QUEUE_NAME=queue)
+    workers = [
+        DeliveryWorker(
+            settings,
+            arq_settings(redis_url),
+            clock=Clock(DUE),
+            publish=_no_publish,
+            report=service(settings, Clock(DUE), owner=f"worker-{n}"),
+        )
+        for n in range(2)
+    ]
+    tasks = [asyncio.create_task(w.run()) for w in workers]
+    try:
+
+        async def sent() -> bool:
+            row = await report.report_row(DAY)
+            return row is not None and row.state == report.ReportState.SENT
+
+        await wait_for(sent, what="the report's row SENT")
+    finally:
+        for worker in workers:
+            worker.stop()
+        await asyncio.gather(*tasks)
+    assert len(smtp.inbox.received) == 1
+    row = await report.report_row(DAY)
+    assert row is not None and row.attempts == 1
 
 
 async def _no_publish(*_: object) -> None:
