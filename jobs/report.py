@@ -95,7 +95,7 @@ class ReportService:
         if await report.claim(day, self.owner, now, self.lease, on_demand=True):
             return await _to_the_end(self._send(day))
         row = await report.report_row(day)
-        if row is not None and row.state == report.ReportState.SENT:
+        if row is not None and row.phase == report.ReportPhase.SENT:
             assert row.sent_at is not None
             return Outcome(day, Result.ALREADY_SENT, f"at {row.sent_at.isoformat()}")
         return Outcome(day, Result.BUSY, "another process is sending it")

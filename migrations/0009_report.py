@@ -1,6 +1,6 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
-from models.report import ReportState
+from models.report import ReportPhase
 from tortoise import fields
 from tortoise.indexes import Index
 
@@ -15,7 +15,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
                 ('day', fields.DateField(unique=True)),
-                ('state', fields.CharEnumField(default=ReportState.PENDING, description='PENDING: PENDING\nSENDING: SENDING\nSENT: SENT', enum_type=ReportState, max_length=10)),
+                ('phase', fields.CharEnumField(default=ReportPhase.PENDING, description='PENDING: PENDING\nSENDING: SENDING\nSENT: SENT', enum_type=ReportPhase, max_length=10)),
                 ('attempts', fields.IntField(default=0)),
                 ('next_attempt_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
                 ('lease_owner', fields.CharField(null=True, max_length=64)),
@@ -24,7 +24,7 @@ class Migration(migrations.Migration):
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
                 ('sent_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'daily_report', 'app': 'models', 'indexes': [Index(fields=['state', 'next_attempt_at'])], 'pk_attr': 'id'},
+            options={'table': 'daily_report', 'app': 'models', 'indexes': [Index(fields=['phase', 'next_attempt_at'])], 'pk_attr': 'id'},
             bases=['Model'],
         ),
     ]

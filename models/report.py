@@ -24,7 +24,7 @@ RETRY_FIRST = timedelta(minutes=1)  # the first retry after an SMTP failure
 RETRY_CAP = timedelta(hours=1)  # never longer between two tries: the report is never dropped
 
 
-class ReportState(StrEnum):
+class ReportPhase(StrEnum):
     PENDING = "PENDING"  # due (at next_attempt_at), not sent yet
     SENDING = "SENDING"  # claimed by `lease_owner` until `lease_until`
     SENT = "SENT"
@@ -33,7 +33,7 @@ class ReportState(StrEnum):
 class DailyReport(Model):
     id = fields.IntField(primary_key=True)
     day = fields.DateField(unique=True)  # the local day (REPORT_TIMEZONE) the report covers
-    state = fields.CharEnumField(ReportState, max_length=10, default=ReportState.PENDING)
+    phase = fields.CharEnumField(ReportPhase, max_length=10, default=ReportPhase.PENDING)
     attempts = fields.IntField(default=0)
     next_attempt_at = fields.DatetimeField()
     lease_owner = fields.CharField(max_length=64, null=True)
@@ -44,7 +44,7 @@ class DailyReport(Model):
 
     class Meta:
         table = "daily_report"
-        indexes = (("state", "next_attempt_at"),)
+        indexes = (("phase", "next_attempt_at"),)
 
 
 @dataclass(frozen=True)
@@ -137,8 +137,8 @@ async def due_days(now: datetime, limit: int = 10) -> list[date]:
 
 
 def _claimable(now: datetime) -> Q:
-    return Q(state=ReportState.PENDING, next_attempt_at__lte=now) | Q(
-        state=ReportState.SENDING, lease_until__lt=now
+    return Q(phase=ReportPhase.PENDING, next_attempt_at__lte=now) | Q(
+        phase=ReportPhase.SENDING, lease_until__lt=now
     )
 
 
@@ -150,9 +150,9 @@ async def claim(
     CLI) also takes a PENDING report whose retry time has not come yet."""
     claimable = _claimable(now)
     if on_demand:
-        claimable |= Q(state=ReportState.PENDING)
+        claimable |= Q(phase=ReportPhase.PENDING)
     updated = await DailyReport.filter(claimable, day=day).update(
-        state=ReportState.SENDING,
+        phase=ReportPhase.SENDING,
         lease_owner=owner,
         lease_until=now + lease,
         attempts=F("attempts") + 1,
@@ -163,8 +163,8 @@ async def claim(
 async def mark_sent(day: date, owner: str, now: datetime) -> bool:
     """SENT, if `owner` still holds the lease (False: it ran out and another took it)."""
     updated = await DailyReport.filter(
-        day=day, state=ReportState.SENDING, lease_owner=owner
-    ).update(state=ReportState.SENT, sent_at=now, lease_owner=None, lease_until=None)
+        day=day, phase=ReportPhase.SENDING, lease_owner=owner
+    ).update(phase=ReportPhase.SENT, sent_at=now, lease_owner=None, lease_until=None)
     return bool(updated)
 
 
@@ -172,14 +172,14 @@ async def mark_failed(day: date, owner: str, now: datetime, error: str) -> datet
     """Due again after the backoff of its attempts so far; the error kept (never a secret: it
     is the SMTP failure's class and the server's reply). The retry time, or None when `owner`
     no longer held the lease."""
-    row = await DailyReport.get_or_none(day=day, state=ReportState.SENDING, lease_owner=owner)
+    row = await DailyReport.get_or_none(day=day, phase=ReportPhase.SENDING, lease_owner=owner)
     if row is None:
         return None
     retry_at = now + retry_delay(row.attempts)
     updated = await DailyReport.filter(
-        day=day, state=ReportState.SENDING, lease_owner=owner
+        day=day, phase=ReportPhase.SENDING, lease_owner=owner
     ).update(
-        state=ReportState.PENDING,
+        phase=ReportPhase.PENDING,
         next_attempt_at=retry_at,
         last_error=error.replace("\x00", "")[:MAX_ERROR],
         lease_owner=None,

@@ -7,23 +7,24 @@ from datetime import date
 from pathlib import Path
 
 from models import report
-from tests.models.test_report import seed_day
 from tests.support.cli import free_port, herald
+from tests.support.report import report_env, seed_day
 from tests.support.smtp import SmtpServer
-from tests.test_cli_tokens import cli_env, ok, refused
 
 
-def report_env(tmp_path: Path, database: str, port: int) -> dict[str, str]:
-    return cli_env(
-        tmp_path,
-        database,
-        REPORT_RECIPIENTS="ops@example.com",
-        REPORT_TIMEZONE="Europe/Moscow",
-        SMTP_HOST="127.0.0.1",
-        SMTP_PORT=str(port),
-        SMTP_SECURITY="none",
-        SMTP_TIMEOUT="5",
-    )
+def ok(*args: str, env: dict[str, str]) -> str:
+    result = herald(*args, env=env)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def refused(*args: str, env: dict[str, str]) -> str:
+    """The one line a refusal prints (exit code 2, nothing on stdout, no traceback)."""
+    result = herald(*args, env=env)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert result.stdout == "" and "Traceback" not in result.stderr
+    [line] = result.stderr.splitlines()
+    return line
 
 
 async def test_print_then_send_once(database: str, tmp_path: Path) -> None:

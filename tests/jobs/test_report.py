@@ -23,9 +23,9 @@ from models import report
 from models.mailing import MailingState
 from models.report_stats import DailyStats, MailingLine
 from models.stats import Counts
-from tests.models.test_report import seed_day
 from tests.support.cli import free_port
 from tests.support.engine import wait_for
+from tests.support.report import seed_day
 from tests.support.smtp import SmtpServer, self_signed, server_context
 from tools.redis_server import arq_settings
 
@@ -101,7 +101,7 @@ async def test_sent_once_and_reads_well(database: str, smtp: SmtpServer) -> None
     assert "<table" in page and "70.0 %" in page
     assert "&lt;b&gt;Evening&lt;/b&gt; &amp; night" in page and "<b>Evening" not in page
     row = await report.report_row(DAY)
-    assert row is not None and row.state == report.ReportState.SENT and row.sent_at == DUE
+    assert row is not None and row.phase == report.ReportPhase.SENT and row.sent_at == DUE
 
 
 async def test_down_at_first_then_sent_later(
@@ -127,7 +127,7 @@ async def test_down_at_first_then_sent_later(
     finally:
         server.stop()
     row = await report.report_row(DAY)
-    assert row is not None and row.attempts == 2 and row.state == report.ReportState.SENT
+    assert row is not None and row.attempts == 2 and row.phase == report.ReportPhase.SENT
 
 
 async def test_starttls_with_credentials_and_no_secret_in_logs(
@@ -196,7 +196,7 @@ async def test_a_stop_during_the_send_finishes_it_first(database: str, smtp: Smt
     with pytest.raises(asyncio.CancelledError):
         await task
     row = await report.report_row(DAY)
-    assert row is not None and row.state == report.ReportState.SENT
+    assert row is not None and row.phase == report.ReportPhase.SENT
     assert len(smtp.inbox.received) == 1
 
 
@@ -234,7 +234,7 @@ async def test_two_workers_send_it_once_through_arq(
 
         async def sent() -> bool:
             row = await report.report_row(DAY)
-            return row is not None and row.state == report.ReportState.SENT
+            return row is not None and row.phase == report.ReportPhase.SENT
 
         await wait_for(sent, what="the report's row SENT")
     finally:

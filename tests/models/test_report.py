@@ -3,22 +3,18 @@ about a day, on a real database with migrations applied."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from models import report
-from models.attempts import ErrorClass, MessageAttempt
-from models.mailing import Mailing, MailingState
-from models.message import Message, MessageStatus
+from models.mailing import MailingState
+from models.message import MessageStatus
 from models.report_stats import daily_stats
+from tests.support.report import at, seed_day
 
 BERLIN, MOSCOW, UTC_ZONE = ZoneInfo("Europe/Berlin"), ZoneInfo("Europe/Moscow"), ZoneInfo("UTC")
-
-
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).astimezone(UTC)
 
 
 DUE_CASES = [
@@ -100,7 +96,7 @@ async def test_one_claim_wins(database: str) -> None:
     assert not await report.mark_sent(DAY, "a", later)  # a's late answer changes nothing
     assert await report.mark_sent(DAY, "b", later)
     row = await report.report_row(DAY)
-    assert row is not None and row.state == report.ReportState.SENT and row.attempts == 2
+    assert row is not None and row.phase == report.ReportPhase.SENT and row.attempts == 2
     assert not await report.claim(DAY, "c", later + timedelta(days=1), LEASE, on_demand=True)
 
 
@@ -110,7 +106,7 @@ async def test_a_failure_is_due_again_after_its_backoff(database: str) -> None:
     retry_at = await report.mark_failed(DAY, "a", NOW, "SMTPConnectError: refused\x00")
     assert retry_at == NOW + timedelta(minutes=1)
     row = await report.report_row(DAY)
-    assert row is not None and row.state == report.ReportState.PENDING
+    assert row is not None and row.phase == report.ReportPhase.PENDING
     assert row.last_error == "SMTPConnectError: refused"
     assert await report.due_days(NOW + timedelta(seconds=59)) == []
     assert not await report.claim(DAY, "a", NOW + timedelta(seconds=59), LEASE)
@@ -118,85 +114,6 @@ async def test_a_failure_is_due_again_after_its_backoff(database: str) -> None:
     assert await report.claim(DAY, "cli", NOW + timedelta(seconds=59), LEASE, on_demand=True)
     second = await report.mark_failed(DAY, "cli", NOW + timedelta(seconds=60), "again")
     assert second == NOW + timedelta(seconds=60) + timedelta(minutes=2)
-
-
-async def seed_day() -> dict[str, int]:
-    """Mailings around 2026-11-21 in Moscow (UTC+3: the day is 20T21:00Z to 21T21:00Z)."""
-    done = await Mailing.create(
-        text="Black Friday: -30 % on everything\nsee you",
-        start_at=at("2026-11-21T06:00:00Z"),
-        end_at=at("2026-11-21T12:00:00Z"),
-        started_at=at("2026-11-21T06:00:00Z"),
-        finished_at=at("2026-11-21T10:00:00Z"),
-        state=MailingState.FINISHED,
-    )
-    earlier = await Mailing.create(
-        text="last week",
-        start_at=at("2026-11-19T06:00:00Z"),
-        end_at=at("2026-11-19T12:00:00Z"),
-        started_at=at("2026-11-19T06:00:00Z"),
-        finished_at=at("2026-11-20T20:59:59Z"),
-        state=MailingState.FINISHED,
-    )
-    running = await Mailing.create(
-        text="<b>Evening</b> & night",
-        start_at=at("2026-11-21T20:00:00Z"),
-        end_at=at("2026-11-23T20:00:00Z"),
-        started_at=at("2026-11-21T20:00:00Z"),
-        state=MailingState.RUNNING,
-    )
-    await Mailing.create(
-        text="not yet",
-        start_at=at("2026-11-30T20:00:00Z"),
-        end_at=at("2026-12-01T20:00:00Z"),
-        state=MailingState.SCHEDULED,
-    )
-    phone = iter(range(79160000000, 79170000000))
-
-    async def messages(
-        mailing: Mailing, status: MessageStatus, n: int, sent: str | None
-    ) -> list[Message]:
-        return [
-            await Message.create(
-                mailing=mailing,
-                phone=str(next(phone)),
-                timezone="Europe/Moscow",
-                status=status,
-                sent_at=at(sent) if sent else None,
-            )
-            for _ in range(n)
-        ]
-
-    await messages(done, MessageStatus.SENT, 7, "2026-11-21T07:00:00Z")
-    failed = await messages(done, MessageStatus.FAILED, 2, None)
-    await messages(done, MessageStatus.EXPIRED, 1, None)
-    await messages(earlier, MessageStatus.SENT, 3, "2026-11-19T07:00:00Z")
-    await messages(running, MessageStatus.PENDING, 2, None)
-    await messages(running, MessageStatus.SENT, 1, "2026-11-21T20:30:00Z")
-    await messages(running, MessageStatus.SENT, 1, "2026-11-21T21:00:00Z")  # the next local day
-
-    async def attempt(message: Message, error: str, outcome: MessageStatus, when: str) -> None:
-        await MessageAttempt.create(
-            message_id=message.id,
-            mailing_id=message.mailing_id,  # type: ignore[attr-defined]
-            attempt=1,
-            at=at(when),
-            error_class=ErrorClass.TRANSIENT,
-            error=error,
-            outcome=outcome,
-        )
-
-    for message in failed:
-        await attempt(message, "HTTP 500", MessageStatus.RETRYING, "2026-11-21T07:00:00Z")
-        await attempt(
-            message, "HTTP 500 (attempts exhausted)", MessageStatus.FAILED, "2026-11-21T08:00:00Z"
-        )
-    await attempt(failed[0], "HTTP 500", MessageStatus.RETRYING, "2026-11-21T07:30:00Z")
-    await attempt(failed[0], "timeout", MessageStatus.RETRYING, "2026-11-21T07:40:00Z")
-    await attempt(
-        failed[1], "timeout", MessageStatus.RETRYING, "2026-11-20T20:00:00Z"
-    )  # day before
-    return {"done": done.id, "running": running.id, "earlier": earlier.id}
 
 
 async def test_what_the_day_says(database: str) -> None:
