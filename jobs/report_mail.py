@@ -135,7 +135,10 @@ def render_html(stats: DailyStats) -> str:
     else:
         heads = ["mailing", "messages", *(s.value for s in STATUSES), "delivery rate"]
         heads += ["sent that day", "failed that day", "most common errors"]
-        header = "".join(f'<th style="{HEAD}">{h}</th>' for h in heads)
+        left = {heads[0], heads[-1]}  # the names and the errors read left to right
+        header = "".join(
+            f'<th style="{HEAD}{";" + LEFT if h in left else ""}">{h}</th>' for h in heads
+        )
         rows = [_row(stats.totals, f"<b>Total ({len(stats.mailings)} mailings)</b>")]
         shown, hidden = listed(stats)
         rows += [
