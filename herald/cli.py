@@ -1,4 +1,5 @@
-"""The `herald` command: serve, worker, migrate, doctor, token create|list|revoke, probe-sim."""
+"""The `herald` command: serve, worker, migrate, doctor, token create|list|revoke, report,
+probe-sim."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import shutil
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from datetime import date
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from tortoise.exceptions import DBConnectionError
 
@@ -22,6 +24,9 @@ from herald.startup import Refused, claim
 from herald.token_table import revoked_line, token_table
 from models.errors import DomainError
 from models.token import ApiToken, Role, create_token, revoke_token
+
+if TYPE_CHECKING:
+    from jobs.report import ReportService
 
 log = logging.getLogger("herald")
 T = TypeVar("T")
@@ -196,7 +201,11 @@ def worker(args: argparse.Namespace) -> None:
         await db.connect(settings.database_url)
         try:
             delivery = DeliveryWorker(
-                settings, arq_settings(settings.redis_url), clock=utc_now, publish=publish
+                settings,
+                arq_settings(settings.redis_url),
+                clock=utc_now,
+                publish=publish,
+                report=_report_service(settings) if settings.report_recipients else None,
             )
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):  # a stop is a drain, then exit 0
@@ -271,6 +280,51 @@ def token_revoke(args: argparse.Namespace) -> None:
     except DomainError as exc:
         _fail(exc.message)
     print(revoked_line(row), flush=True)
+
+
+def _report_service(settings: Settings) -> ReportService:
+    from jobs.report import ReportService
+    from jobs.smtp import SmtpMailer
+    from jobs.worker import worker_id
+
+    return ReportService(settings, SmtpMailer(settings), clock=utc_now, owner=worker_id())
+
+
+def report(args: argparse.Namespace) -> None:
+    """Print the report of a day (text, or the whole e-mail with --html), or send it now."""
+    from jobs.report import Result
+    from jobs.report_mail import build_message, render_text
+    from models.report import due_day
+
+    settings = _settings()
+    if args.send and not settings.report_recipients:
+        _fail("invalid setting REPORT_RECIPIENTS: --send needs at least one recipient")
+    service = _report_service(settings)
+    logging.getLogger("herald.report").setLevel(logging.ERROR)  # the outcome is printed below
+    try:
+        day = date.fromisoformat(args.date) if args.date else due_day(utc_now(), service.schedule)
+    except ValueError:
+        _fail(f"invalid option --date: expected a date YYYY-MM-DD, not {args.date[:20]!r}")
+
+    async def work() -> str:
+        if not args.send:
+            stats = await service.stats(day)
+            if args.email:
+                message = build_message(stats, settings.report_from, settings.report_recipients)
+                return message.as_string()
+            return render_text(stats)
+        outcome = await service.send_now(day)
+        if outcome.result == Result.FAILED:
+            when = outcome.retry_at.isoformat(timespec="seconds") if outcome.retry_at else "later"
+            print(
+                f"herald: report {day} not sent ({outcome.detail}); the worker retries at {when}",
+                file=sys.stderr,
+                flush=True,
+            )
+            raise SystemExit(1)
+        return f"report {day}: {outcome.result.value} {outcome.detail}".rstrip()
+
+    print(_run(_with_database(settings, work)), end="" if not args.send else "\n", flush=True)
 
 
 EPILOG = (
@@ -360,6 +414,26 @@ def build_parser() -> argparse.ArgumentParser:
     t = tsub.add_parser("revoke", help="revoke a token: refused from its next request on")
     t.add_argument("id", help="the token's id (see: herald token list)")
     t.set_defaults(func=token_revoke)
+    p = sub.add_parser(
+        "report",
+        help="print the daily report of a day, or send it now (--send)",
+        description="Print the daily report e-mail's text for a local day (REPORT_TIMEZONE), "
+        "or send it to REPORT_RECIPIENTS now. A day is sent once: --send for a day already "
+        "sent says so and sends nothing.",
+        epilog=EPILOG,
+    )
+    p.add_argument(
+        "--date",
+        metavar="YYYY-MM-DD",
+        help="the local day (default: the latest day whose report is due; no variable)",
+    )
+    p.add_argument("--send", action="store_true", help="send it now (default: print it)")
+    p.add_argument(
+        "--email",
+        action="store_true",
+        help="print the whole e-mail (headers, text and HTML parts) instead of the text",
+    )
+    p.set_defaults(func=report)
     sub.add_parser("probe-sim", help="run the probe API simulator (see: herald probe-sim -h)")
     return parser
 

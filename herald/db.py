@@ -24,6 +24,7 @@ MODEL_MODULES = [
     "models.health",
     "models.testsend",
     "models.attempts",
+    "models.report",
 ]
 
 

@@ -7,8 +7,10 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import time
 from pathlib import Path
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.exceptions import ConfigurationError
@@ -81,6 +83,18 @@ class Settings:
     workers: int | None = None  # `herald serve`'s worker processes; None: default_workers()
     probe_sim_latency_ms: float = 20.0  # `herald serve --probe-sim`: the simulator's latency
     probe_url_explicit: bool = False  # PROBE_URL was set (so `serve --probe-sim` must not override)
+    # The daily report e-mail (README, Daily report): off while REPORT_RECIPIENTS is empty.
+    report_recipients: tuple[str, ...] = ()
+    report_time: time = time(7, 0)  # local time in report_timezone when the day's report is due
+    report_timezone: str = "UTC"
+    report_from: str = "herald@localhost"
+    smtp_host: str = "localhost"
+    smtp_port: int = 587
+    smtp_security: str = "starttls"  # starttls, tls (implicit, usually port 465) or none
+    smtp_username: str = ""
+    smtp_password: Secret = field(default_factory=lambda: Secret(""))
+    smtp_timeout: float = 30.0
+    smtp_ca_file: str = ""  # a CA bundle to verify the SMTP server with (default: the system's)
 
     def __repr__(self) -> str:
         """Like the dataclass's, with any password inside a URL hidden (DATABASE_URL and
@@ -140,6 +154,21 @@ class Settings:
             probe_sim_latency_ms=_float(
                 "PROBE_SIM_LATENCY_MS", env.get("PROBE_SIM_LATENCY_MS", "20"), 0
             ),
+            report_recipients=_addresses("REPORT_RECIPIENTS", env.get("REPORT_RECIPIENTS", "")),
+            report_time=_clock_time("REPORT_TIME", env.get("REPORT_TIME", "07:00")),
+            report_timezone=_zone("REPORT_TIMEZONE", env.get("REPORT_TIMEZONE", "UTC")),
+            report_from=_address("REPORT_FROM", env.get("REPORT_FROM", "herald@localhost")),
+            smtp_host=env.get("SMTP_HOST", "localhost") or "localhost",
+            smtp_port=_int("SMTP_PORT", env.get("SMTP_PORT", "587"), 1, 65535),
+            smtp_security=_choice(
+                "SMTP_SECURITY",
+                env.get("SMTP_SECURITY", "starttls").lower(),
+                ("starttls", "tls", "none"),
+            ),
+            smtp_username=env.get("SMTP_USERNAME", ""),
+            smtp_password=Secret(env.get("SMTP_PASSWORD", "")),
+            smtp_timeout=_float("SMTP_TIMEOUT", env.get("SMTP_TIMEOUT", "30"), 1),
+            smtp_ca_file=env.get("SMTP_CA_FILE", ""),
         )
 
     def __post_init__(self) -> None:
@@ -244,6 +273,41 @@ def _float(name: str, value: str, low: float) -> float:
 def _choice(name: str, value: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise SettingsError(name, f"expected one of {', '.join(choices)}")
+    return value
+
+
+_ADDRESS = re.compile(r"[^@\s<>,;\"]+@[^@\s<>,;\"]+")
+
+
+def _address(name: str, value: str) -> str:
+    """A bare e-mail address (local@domain); no display name, no header injection."""
+    value = value.strip()
+    if not _ADDRESS.fullmatch(value):
+        raise SettingsError(name, "expected an e-mail address like ops@example.com")
+    return value
+
+
+def _addresses(name: str, value: str) -> tuple[str, ...]:
+    """Comma-separated addresses; empty turns the feature off."""
+    return tuple(_address(name, part) for part in value.split(",") if part.strip())
+
+
+def _clock_time(name: str, value: str) -> time:
+    try:
+        if not value.isascii() or not re.fullmatch(r"\d{1,2}:\d{2}", value.strip()):
+            raise ValueError(value)
+        return time.fromisoformat(value.strip().zfill(5))
+    except ValueError:
+        raise SettingsError(name, "expected a time HH:MM (24 h)") from None
+
+
+def _zone(name: str, value: str) -> str:
+    try:
+        if not value or value.startswith(("/", ".")) or ".." in value or "localtime" in value:
+            raise ValueError(value)
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(name, "expected an IANA time zone like Europe/Moscow") from None
     return value
 
 

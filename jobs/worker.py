@@ -26,6 +26,7 @@ from arq.cron import cron
 from jobs.dispatch import Dispatcher
 from jobs.limits import Circuit, RateLimiter, RedisGuard
 from jobs.probe import ProbeClient
+from jobs.report import ReportService, report_job
 from jobs.settings import DeliverySettings
 from jobs.start import start_mailing_job
 from jobs.sweep import sweep
@@ -80,6 +81,7 @@ class DeliveryWorker:
         publish: Publish,
         queue_name: str | None = None,
         probe: ProbeClient | None = None,
+        report: ReportService | None = None,
     ) -> None:
         self.settings, self.clock = settings, clock
         self.queue_name = queue_name or settings.queue_name
@@ -111,6 +113,7 @@ class DeliveryWorker:
             "queue_name": self.queue_name,
             "redis": self.redis,
             "guard": self.guard,
+            "report": report,  # the daily report e-mail: a cron job below when configured
         }
         self.stopping = asyncio.Event()
         self.arq: Worker | None = None
@@ -189,7 +192,8 @@ class DeliveryWorker:
                     run_at_startup=True,
                     unique=True,
                     timeout=60,
-                )
+                ),
+                *self._report_cron(),
             ],
             queue_name=self.queue_name,
             redis_pool=self.redis,
@@ -200,6 +204,23 @@ class DeliveryWorker:
             log_results=False,
             ctx=self.ctx,
         )
+
+    def _report_cron(self) -> list[Any]:
+        """The daily report e-mail, when configured: every minute, and the rows decide what
+        is due (models/report.py), so a run missed while Redis was away is made up next time."""
+        report: ReportService | None = self.ctx["report"]
+        if report is None:
+            return []
+        return [
+            cron(
+                report_job,
+                name=f"cron:{self.queue_name}:report",
+                second={30},
+                run_at_startup=True,  # a worker started after report time sends at once
+                unique=True,
+                timeout=report.lease.total_seconds(),
+            )
+        ]
 
     async def _run_arq(self) -> bool:
         """Run arq until the stop (True) or until it fails, i.e. Redis went away (False)."""

@@ -107,6 +107,7 @@ async def test_migrations_match_models(empty_url: str, tmp_path: Path) -> None:
         "worker_heartbeat",
         "test_send",
         "message_attempt",
+        "daily_report",
     }
     assert set(migrated) == tables
     assert migrated == generated

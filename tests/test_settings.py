@@ -72,3 +72,33 @@ def test_repr_hides_passwords_in_urls_and_tokens() -> None:
     assert "hunter2" not in shown and "s3cret" not in shown
     assert "probe-token-value" not in shown
     assert "postgres://herald:***@127.0.0.1:5432/herald" in shown
+
+
+@pytest.mark.parametrize(
+    "name,value",
+    [
+        ("REPORT_TIME", "7am"),
+        ("REPORT_TIME", "25:00"),
+        ("REPORT_TIMEZONE", "Nowhere/Town"),
+        ("REPORT_TIMEZONE", "localtime"),
+        ("REPORT_RECIPIENTS", "ops@example.com, not an address"),
+        ("REPORT_FROM", "Herald <herald@example.com>\r\nBcc: x@y.z"),
+        ("SMTP_SECURITY", "ssl"),
+        ("SMTP_PORT", "0"),
+        ("SMTP_TIMEOUT", "0"),
+    ],
+)
+def test_invalid_report_setting_names_the_variable(name: str, value: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({name: value})
+    assert caught.value.name == name and value not in str(caught.value)
+
+
+def test_report_settings() -> None:
+    settings = Settings.from_env(
+        {"REPORT_RECIPIENTS": " a@x.org,b@y.org ", "REPORT_TIME": "6:05", "SMTP_PASSWORD": "pw1"}
+    )
+    assert settings.report_recipients == ("a@x.org", "b@y.org")
+    assert (settings.report_time.hour, settings.report_time.minute) == (6, 5)
+    assert "pw1" not in repr(settings) and settings.smtp_password.get() == "pw1"
+    assert Settings.from_env({}).report_recipients == ()  # off by default

@@ -18,6 +18,7 @@ TABLES = (
     "api_token",
     "idempotency_key",
     "worker_heartbeat",
+    "daily_report",
 )
 BACKENDS = ["sqlite"] + (["postgres"] if os.environ.get("TEST_DATABASE_URL") else [])
 
