@@ -87,7 +87,8 @@ def ui_routes(root: Path) -> list[Route]:
         if package not in VENDOR_PACKAGES:
             return _file(None, "")
         # Pinned versions: a file's content changes only with package-lock.json.
-        return _file(_inside(modules / package, request.path_params["path"]), "public, max-age=3600")
+        found = _inside(modules / package, request.path_params["path"])
+        return _file(found, "public, max-age=3600")
 
     return [
         Route("/", index),
