@@ -13,7 +13,8 @@ export const session = {
   },
   clear() {
     sessionStorage.removeItem(KEY);
-    if (ws) ws.dispose();
+    // dispose() awaits the connection, which rejects when the server closed it (4401)
+    if (ws) Promise.resolve(ws.dispose()).catch(() => {});
     ws = null;
   },
   /** Called with a message when the server refuses the token (invalid or revoked). */

@@ -78,7 +78,7 @@ function Import({ onDone }) {
     }
   }
   return html`<form class="card" onSubmit=${submit} aria-labelledby="import-h">
-    <h2 id="import-h">Import a CSV file</h2>
+    <h2 id="import-h">Import clients</h2>
     <p class="muted small">First line: <code>phone,timezone,operator_code,tag</code> (any order; operator code and tag optional). Rows are matched by phone: existing clients are updated.</p>
     <div class=${`field${error ? " invalid" : ""}`}>
       <label for="import-file">CSV file</label>
@@ -143,7 +143,7 @@ export function Clients({ role }) {
         <div class="field"><label for="c-tags">Tags (comma-separated)</label><input id="c-tags" value=${filters.tags} onInput=${set("tags")} /></div>
         <div class="field"><label for="c-codes">Operator codes (comma-separated)</label><input id="c-codes" inputmode="numeric" value=${filters.codes} onInput=${set("codes")} /></div>
       </form>
-      <div class="table-wrap"><table>
+      <div class="table-wrap" tabindex="0" role="region" aria-label="Clients table"><table>
         <thead><tr><th scope="col">Phone</th><th scope="col">Operator</th><th scope="col">Tag</th><th scope="col">Time zone</th><th scope="col">Updated</th>${admin && html`<th scope="col">Actions</th>`}</tr></thead>
         <tbody>${(page?.edges ?? []).map(({ node: c }) =>
           editing === c.id

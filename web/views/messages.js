@@ -37,15 +37,15 @@ export function Messages({ id, state }) {
       <button type="button" class="secondary" onClick=${() => setRefresh(refresh + 1)}>Refresh</button>
     </div>
     <${Notice} error=${error} />
-    <div class="table-wrap"><table>
+    <div class="table-wrap" tabindex="0" role="region" aria-label="Messages table"><table>
       <thead><tr><th scope="col">Id</th><th scope="col">Phone</th><th scope="col">Status</th><th scope="col">Attempts</th>
         <th scope="col">Last error</th><th scope="col">Sent</th><th scope="col">Next attempt</th><th scope="col">Waiting for</th><th scope="col">History</th></tr></thead>
       <tbody>
         ${(page?.edges ?? []).map(({ node: m }) => html`<tr>
           <td class="num">${m.id}</td><td class="num">${m.phone}</td><td>${m.status}</td><td class="num">${m.attempts}</td>
-          <td>${m.lastError ?? ""}</td><td><${Time} value=${m.sentAt} /></td><td><${Time} value=${m.nextAttemptAt} /></td>
+          <td class="wrap">${m.lastError ?? ""}</td><td><${Time} value=${m.sentAt} /></td><td><${Time} value=${m.nextAttemptAt} /></td>
           <td>${m.waitingFor === "NONE" ? "" : m.waitingFor}</td>
-          <td>${m.history.length ? html`<details><summary>${m.history.length} failed</summary><ol class="history">
+          <td class="wrap">${m.history.length ? html`<details><summary>${m.history.length} failed</summary><ol class="history">
             ${m.history.map((a) => html`<li>#${a.attempt} <${Time} value=${a.at} /> · ${a.errorClass}${a.httpStatus ? ` HTTP ${a.httpStatus}` : ""} · ${a.error ?? ""}${a.latencyMs != null ? ` · ${dec(a.latencyMs)} ms` : ""} → ${a.outcome}</li>`)}
           </ol></details>` : html`<span class="muted">none</span>`}</td>
         </tr>`)}

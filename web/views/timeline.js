@@ -11,6 +11,14 @@ const REFETCH = 2000; // ms between two timeline queries
 const MAX_BUCKETS = 480; // hours shown when even HOUR buckets would pass the API's 500
 
 const BUCKETS = ["SECOND", "MINUTE", "HOUR"];
+const STEP = { SECOND: 1, MINUTE: 60, HOUR: 3600 };
+
+/** At least `span` seconds on the time axis, so a mailing sent within a second is readable. */
+function widen(min, max, span) {
+  if (max - min >= span) return [min, max];
+  const pad = (span - (max - min)) / 2;
+  return [min - pad, max + pad];
+}
 
 /** The timeline with the smallest bucket that fits the API's 500 buckets (tried in order from
  * `first`: a finished mailing's range ends at its finish, which only the server knows). */
@@ -66,16 +74,20 @@ export function Timeline({ id, state, tick }) {
       plot.current.setData(data);
       return;
     }
-    const width = () => Math.max(280, box.current.clientWidth);
+    const width = () => Math.max(280, box.current?.clientWidth ?? 0);
     plot.current = new uPlot(
       {
         width: width(),
         height: 220,
+        scales: {
+          x: { time: true, range: (u, min, max) => widen(min, max, 30 * STEP[bucket]) },
+          y: { range: (u, min, max) => [0, Math.max(5, max * 1.1)] },
+        },
         series: [
           {},
-          { label: "Sent", stroke: "#1b7f3b", width: 2 },
-          { label: "Failed", stroke: "#b3261e", width: 2 },
-          { label: "Retried", stroke: "#b35c00", width: 2 },
+          { label: "Sent", stroke: "#1b7f3b", width: 2, points: { size: 4 } },
+          { label: "Failed", stroke: "#b3261e", width: 2, points: { size: 4 } },
+          { label: "Retried", stroke: "#b35c00", width: 2, points: { size: 4 } },
         ],
         axes: [{}, { label: `messages per ${bucket.toLowerCase()}` }],
       },
@@ -85,7 +97,8 @@ export function Timeline({ id, state, tick }) {
   }, [points]);
   useEffect(() => {
     const resize = new ResizeObserver(() => {
-      if (plot.current) plot.current.setSize({ width: Math.max(280, box.current.clientWidth), height: 220 });
+      // A callback may still come while the page unmounts (the ref is cleared first).
+      if (plot.current && box.current) plot.current.setSize({ width: Math.max(280, box.current.clientWidth), height: 220 });
     });
     resize.observe(box.current);
     return () => {

@@ -65,7 +65,7 @@ export function Tokens() {
     <section aria-labelledby="tokens-h">
       <h2 id="tokens-h">Tokens <small class="muted num">${tokens && `${num(tokens.totalCount)}`}</small></h2>
       <div class="check"><input id="t-all" type="checkbox" checked=${all} onChange=${(e) => setAll(e.target.checked)} /><label for="t-all">Show revoked tokens</label></div>
-      <div class="table-wrap"><table>
+      <div class="table-wrap" tabindex="0" role="region" aria-label="Tokens table"><table>
         <thead><tr><th scope="col">Id</th><th scope="col">Name</th><th scope="col">Role</th><th scope="col">Created</th><th scope="col">Last used</th><th scope="col">Revoked</th><th scope="col">Actions</th></tr></thead>
         <tbody>${(tokens?.edges ?? []).map(({ node: t }) => html`<tr>
           <td class="num">${t.id}</td><td>${t.name}</td><td>${t.role}</td><td><${Time} value=${t.createdAt} /></td><td><${Time} value=${t.lastUsedAt} /></td><td><${Time} value=${t.revokedAt} /></td>
