@@ -127,7 +127,7 @@ def test_a_mailing_shows_field_errors_then_delivers_live_to_100_percent(
     expect(page).to_have_url(re.compile(r"#/mailings/\d+$"))
     bar = page.locator(".card").filter(has=page.locator("#progress-h")).get_by_test_id("bar-text")
     expect(bar).to_have_text(f"100 % sent · {DELIVERED} / {DELIVERED}", timeout=60_000)
-    expect(page.get_by_test_id(f"count-SENT")).to_have_text(str(DELIVERED))
+    expect(page.get_by_test_id("count-SENT")).to_have_text(str(DELIVERED))
     expect(page.locator("h1 .badge")).to_have_text("FINISHED", timeout=30_000)
     expect(page.locator(".chart canvas").first).to_be_visible()
     page.get_by_label("Status", exact=True).select_option("SENT")
@@ -177,6 +177,48 @@ def test_pause_and_resume_a_mailing_waiting_for_its_window(page: Page, served: S
     page.get_by_label("State", exact=True).select_option("")
     page.get_by_label("Search the text").fill("browser test")
     expect(page.locator(".mailing-row")).to_have_count(1)
+
+
+def test_test_send_export_edit_clone_cancel_and_delete(page: Page, served: Served) -> None:
+    sign_in(page, served.admin_token)
+    page.locator(".mailing-row a").filter(has_text="Night owls").click()
+    expect(page.locator("h1 .badge")).to_have_text("RUNNING")
+
+    page.get_by_label("Phone (7 and 10 digits)").fill("123")
+    page.get_by_role("button", name="Send the text now").click()
+    expect(page.locator("#test-phone-error")).to_contain_text("phone must be 7")
+    page.get_by_label("Phone (7 and 10 digits)").fill("79161234567")
+    page.get_by_role("button", name="Send the text now").click()
+    expect(page.get_by_text("Outcome: SENT")).to_be_visible()
+
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Export messages (CSV)").click()
+    lines = Path(download.value.path()).read_text().splitlines()
+    assert lines[0] == "id,phone,status,attempts,created_at,sent_at,last_error"
+    assert len(lines) == NIGHT + 1
+    assert download.value.suggested_filename.endswith("-messages.csv")
+
+    page.get_by_role("link", name="Edit").click()
+    expect(page.get_by_text("only its end and window can change")).to_be_visible()
+    expect(page.get_by_label("Text")).to_be_disabled()
+    later = datetime.now(ZoneInfo(ZONE)) + timedelta(days=2)
+    page.get_by_label(f"End ({ZONE})").fill(_local(later))
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#settings-h")).to_be_visible()
+    expect(page.locator(".settings")).to_contain_text(f"{later.day} {later:%b %Y, %H:%M}")
+
+    original = page.url
+    page.get_by_role("button", name="Clone").click()
+    expect(page).not_to_have_url(original)
+    expect(page.locator(".settings")).to_contain_text("Night owls")
+    clone = page.url.rsplit("/", 1)[1]
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.locator("h1 .badge")).to_have_text("CANCELLED")
+    expect(page.get_by_role("link", name="Edit")).to_have_count(0)
+    page.get_by_role("button", name="Delete").click()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    expect(page.locator(f'.mailing-row[data-mailing="{clone}"]')).to_have_count(0)
+    expect(page.locator(".mailing-row")).to_have_count(2)
 
 
 def test_a_viewer_cannot_edit_and_a_revoked_token_returns_to_sign_in(
