@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,9 +52,9 @@ def _listening(log: Path, deadline: float) -> str:
     raise AssertionError(f"herald serve did not start:\n{log.read_text()}")
 
 
-@pytest.fixture(scope="package")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    tmp = tmp_path_factory.mktemp("web")
+@contextmanager
+def serving(tmp: Path, **extra: str) -> Iterator[Served]:
+    """`herald serve --probe-sim` as `make run` starts it, in `tmp`, until the block ends."""
     log = tmp / "serve.log"
     token = "adm_" + secrets.token_urlsafe(16)
     drop = {"DATABASE_URL", "REDIS_URL", "PROBE_URL", "PROMETHEUS_MULTIPROC_DIR", "API_ADMIN_TOKEN"}
@@ -66,6 +67,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         LOG_LEVEL="INFO",
         PROBE_SIM_LATENCY_MS="5",
         SWEEP_INTERVAL="1",
+        **extra,
     )
     with log.open("ab") as out:
         serve = subprocess.Popen(
@@ -93,7 +95,13 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         except subprocess.TimeoutExpired:
             serve.kill()
             serve.wait()
-    assert "Traceback" not in log.read_text(), log.read_text()
+
+
+@pytest.fixture(scope="package")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    with serving(tmp_path_factory.mktemp("web")) as running:
+        yield running
+    assert "Traceback" not in running.log.read_text(), running.log.read_text()
 
 
 @pytest.fixture(scope="package")
