@@ -18,17 +18,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
-CHROMIUM = shutil.which("chromium")
-if CHROMIUM is None:
-    pytest.skip(
-        "no `chromium` binary on PATH: install Debian's package (apt-get install chromium); "
-        ".ci/run does, so CI runs the browser tests",
-        allow_module_level=True,
-    )
-
-from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright  # noqa: E402
-
+CHROMIUM = shutil.which("chromium")  # tests/browser/test_*.py skip without it
 expect.set_options(timeout=15_000)  # a shared 2-core machine: waiting is not failing
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,10 +13,18 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import ZONE, Served, open_page
+from tests.browser.conftest import CHROMIUM, ZONE, Served, open_page
 from tests.browser.support import screen, sign_in
+
+if CHROMIUM is None:
+    pytest.skip(
+        "no `chromium` binary on PATH: install Debian's package (apt-get install chromium); "
+        ".ci/run does, so CI runs the browser tests",
+        allow_module_level=True,
+    )
 
 DELIVERED = 300  # clients tagged "browser": the mailing sent to the simulator
 NIGHT = 20  # clients tagged "night": the mailing that waits for its window
