@@ -62,6 +62,12 @@ def test_sign_in_rejects_a_bad_token_and_sign_out_forgets_it(page: Page, served:
     expect(page.get_by_text("Signed out.")).to_be_visible()
     assert page.evaluate("sessionStorage.getItem('herald.token')") is None
 
+    page.keyboard.press("Tab")  # by keyboard alone: the token field comes first
+    expect(page.get_by_label("API token")).to_be_focused()
+    page.keyboard.type(served.admin_token)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+
 
 def test_clients_create_with_field_error_and_import_with_row_errors(
     page: Page, served: Served, tmp_path: Path
@@ -138,6 +144,11 @@ def test_a_mailing_shows_field_errors_then_delivers_live_to_100_percent(
     expect(page.get_by_test_id("count-SENT")).to_have_text(str(DELIVERED))
     expect(page.locator("h1 .badge")).to_have_text("FINISHED", timeout=30_000)
     expect(page.locator(".chart canvas").first).to_be_visible()
+    start = page.locator(".settings time").first  # the operator's zone, UTC on hover
+    started = (now - timedelta(minutes=1)).astimezone(ZoneInfo(ZONE))
+    expect(start).to_have_text(f"{started.day} {started:%b %Y, %H:%M}:00")
+    utc = started.astimezone(ZoneInfo("UTC"))
+    expect(start).to_have_attribute("title", f"{utc:%Y-%m-%d %H:%M}:00Z (UTC)")
     page.get_by_label("Status", exact=True).select_option("SENT")
     expect(page.locator("#messages-h")).to_contain_text(f"{DELIVERED} shown")
     screen(page, "mailing")
