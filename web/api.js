@@ -5,13 +5,19 @@ import { createClient } from "graphql-ws";
 const KEY = "herald.token";
 let onSignedOut = () => {};
 let ws = null;
+let active = false; // signed in: a refusal from now on signs out with a message
 
 export const session = {
   token: () => sessionStorage.getItem(KEY),
   save(token) {
     sessionStorage.setItem(KEY, token);
   },
+  /** The token was accepted: a later refusal (revoked, say) returns to sign-in. */
+  accepted() {
+    active = true;
+  },
   clear() {
+    active = false;
     sessionStorage.removeItem(KEY);
     // dispose() awaits the connection, which rejects when the server closed it (4401)
     if (ws) Promise.resolve(ws.dispose()).catch(() => {});
@@ -24,8 +30,9 @@ export const session = {
 };
 
 function refused(message) {
+  const was = active;
   session.clear();
-  onSignedOut(message);
+  if (was) onSignedOut(message);
 }
 
 /** A GraphQL error answer: `field(name)` is the message for that `extensions.field`. */

@@ -43,7 +43,9 @@ function SignIn({ message, onSignedIn }) {
     setError(null);
     session.save(token.trim());
     try {
-      onSignedIn(await roleOfToken());
+      const role = await roleOfToken();
+      session.accepted();
+      onSignedIn(role);
     } catch (e) {
       session.clear();
       setError(e instanceof ApiError && e.code === "UNAUTHENTICATED" ? "That token is not valid." : e.message);
@@ -90,8 +92,11 @@ function App() {
     });
     if (!session.token()) return;
     roleOfToken()
-      .then(setRole)
-      .catch(() => {})
+      .then((r) => (session.accepted(), setRole(r)))
+      .catch((e) => {
+        session.clear(); // refused, or no answer: sign in again
+        setMessage(e.code === "UNAUTHENTICATED" ? "Your token is not valid any more: sign in again." : e.message);
+      })
       .finally(() => setChecking(false));
   }, []);
   if (checking) return html`<main id="main"><p>Checking your token…</p></main>`;

@@ -107,7 +107,10 @@ export function Clients({ role }) {
   const [editing, setEditing] = useState(null);
   const [version, setVersion] = useState(0);
   useEffect(() => {
-    const t = setTimeout(() => (setApplied(filters), setCursors([null])), 300);
+    const t = setTimeout(() => {
+      setApplied((a) => (JSON.stringify(a) === JSON.stringify(filters) ? a : filters));
+      setCursors((c) => (c.length === 1 && c[0] === null ? c : [null]));
+    }, 300);
     return () => clearTimeout(t);
   }, [filters]);
   useEffect(() => {

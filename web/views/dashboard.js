@@ -7,6 +7,7 @@ import { counts, html, num, STATES, STATUSES } from "../format.js";
 import { Time } from "../format.js";
 import { useLive } from "../live.js";
 
+const FIRST_PAGE = (c) => (c.length === 1 && c[0] === null ? c : [null]); // keeps the array: no refetch
 const PAGE = 20;
 const MAILINGS = `query($first: Int!, $after: String, $state: MailingState, $search: String) {
   mailings(first: $first, after: $after, state: $state, search: $search) {
@@ -35,7 +36,7 @@ export function Dashboard({ role }) {
   const overall = live.data?.overallStats;
   const mailingCount = overall?.mailings;
 
-  useEffect(() => setCursors([null]), [state, query]);
+  useEffect(() => setCursors(FIRST_PAGE), [state, query]);
   useEffect(() => {
     let stale = false;
     const vars = { first: PAGE, after: cursors[cursors.length - 1], state: state || null, search: query || null };

@@ -5,6 +5,7 @@ import { gql } from "../api.js";
 import { Notice } from "../components.js";
 import { dec, html, num, STATUSES, Time } from "../format.js";
 
+const FIRST_PAGE = (c) => (c.length === 1 && c[0] === null ? c : [null]); // keeps the array: no refetch
 const PAGE = 20;
 const MESSAGES = `query($id: ID!, $first: Int!, $after: String, $status: MessageStatus) {
   mailing(id: $id) { messages(first: $first, after: $after, status: $status) {
@@ -18,7 +19,7 @@ export function Messages({ id, state }) {
   const [page, setPage] = useState(null);
   const [error, setError] = useState(null);
   const [refresh, setRefresh] = useState(0);
-  useEffect(() => setCursors([null]), [status]);
+  useEffect(() => setCursors(FIRST_PAGE), [status]);
   useEffect(() => {
     let stale = false;
     gql(MESSAGES, { id, first: PAGE, after: cursors[cursors.length - 1], status: status || null })
