@@ -36,6 +36,11 @@ export async function fetchTimeline(id, first = "SECOND") {
   return { bucket: "HOUR", points: d.mailing.timeline };
 }
 
+function summary(points, bucket) {
+  const sum = (key) => points.reduce((n, p) => n + p[key], 0);
+  return `Per ${bucket.toLowerCase()}: ${sum("sent")} sent, ${sum("failed")} failed, ${sum("retried")} retried in the range`;
+}
+
 export function Timeline({ id, state, tick }) {
   const box = useRef(null);
   const plot = useRef(null);
@@ -113,6 +118,6 @@ export function Timeline({ id, state, tick }) {
     <h2 id="chart-h">Delivery over time <small class="muted">(per ${bucket.toLowerCase()}, your time zone)</small></h2>
     ${error && html`<p class="error" role="alert">${error.message}</p>`}
     ${points && !points.length && html`<p class="muted">Nothing yet: the chart starts when the mailing does.</p>`}
-    <div class="chart" ref=${box} role="img" aria-label=${points ? `Sent, failed and retried per ${bucket.toLowerCase()}: ${points.reduce((n, p) => n + p.sent, 0)} sent in the range` : "Loading the chart"}></div>
+    <div class="chart" ref=${box} role="img" aria-label=${points ? summary(points, bucket) : "Loading the chart"}></div>
   </section>`;
 }
