@@ -22,6 +22,7 @@ if CHROMIUM is None:
     pytest.skip("no `chromium` binary on PATH (see test_ui.py)", allow_module_level=True)
 
 N = 5
+IMPORT = "mutation($c: [ClientInput!]!) { importClients(clients: $c) { created } }"
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +46,7 @@ def test_failed_messages_show_their_error_and_attempt_history(
     browser: Browser, failing: Served
 ) -> None:
     rows = [{"phone": f"7900300{i:04d}", "timezone": "UTC"} for i in range(N)]
-    _gql(failing, "mutation($c: [ClientInput!]!) { importClients(clients: $c) { created } }", c=rows)
+    _gql(failing, IMPORT, c=rows)
     now = datetime.now(UTC)
     mailing = {
         "text": "Nobody answers",
