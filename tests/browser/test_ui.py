@@ -113,6 +113,16 @@ def test_clients_create_with_field_error_and_import_with_row_errors(
     expect(page.get_by_role("cell", name="gold", exact=True)).to_be_visible()
     page.get_by_label("Tags (comma-separated)").fill("")
     expect(page.locator("#list-h")).to_contain_text(f"{DELIVERED + NIGHT + 1} found")
+
+    form.get_by_label("Phone").fill("79169999999")
+    form.get_by_role("button", name="Create client").click()
+    expect(page.locator("#list-h")).to_contain_text(f"{DELIVERED + NIGHT + 2} found")
+    page.get_by_label("Phone starts with").fill("79169999999")
+    page.get_by_role("button", name="Delete 79169999999").click()
+    expect(page.get_by_text("Client 79169999999 deleted.")).to_be_visible()
+    expect(page.locator("#list-h")).to_contain_text("0 found")
+    page.get_by_label("Phone starts with").fill("")
+    expect(page.locator("#list-h")).to_contain_text(f"{DELIVERED + NIGHT + 1} found")
     screen(page, "clients")
 
 
