@@ -18,8 +18,7 @@ from typing import Any
 import httpx
 from playwright.sync_api import Page, sync_playwright
 
-from tests.browser.conftest import Served, serving
-from tests.browser.support import sign_in
+from tests.support.browser import Served, serving, sign_in
 
 IMPORT = "mutation($c: [ClientInput!]!) { importClients(clients: $c) { created errors { row } } }"
 CREATE = "mutation($m: MailingInput!) { createMailing(input: $m) { id } }"

@@ -14,12 +14,11 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.browser.conftest import CHROMIUM, Served, open_page, serving
-from tests.browser.support import screen, sign_in
+from tests.support.browser import CHROMIUM, SKIP_REASON, Served, open_page, screen, serving, sign_in
 from tests.support.cli import free_port
 
 if CHROMIUM is None:
-    pytest.skip("no `chromium` binary on PATH (see test_ui.py)", allow_module_level=True)
+    pytest.skip(SKIP_REASON, allow_module_level=True)
 
 N = 5
 IMPORT = "mutation($c: [ClientInput!]!) { importClients(clients: $c) { created } }"

@@ -16,15 +16,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import CHROMIUM, ZONE, Served, open_page
-from tests.browser.support import screen, sign_in
+from tests.support.browser import CHROMIUM, SKIP_REASON, ZONE, Served, open_page, screen, sign_in
 
 if CHROMIUM is None:
-    pytest.skip(
-        "no `chromium` binary on PATH: install Debian's package (apt-get install chromium); "
-        ".ci/run does, so CI runs the browser tests",
-        allow_module_level=True,
-    )
+    pytest.skip(SKIP_REASON, allow_module_level=True)
 
 DELIVERED = 300  # clients tagged "browser": the mailing sent to the simulator
 NIGHT = 20  # clients tagged "night": the mailing that waits for its window
