@@ -245,6 +245,32 @@ def test_test_send_export_edit_clone_cancel_and_delete(page: Page, served: Serve
     expect(page.locator(".mailing-row")).to_have_count(2)
 
 
+def test_a_scheduled_mailing_edits_every_field(page: Page, served: Served) -> None:
+    sign_in(page, served.admin_token)
+    page.goto("/#/mailings/new")
+    tomorrow = datetime.now(ZoneInfo(ZONE)) + timedelta(days=1)
+    page.get_by_label("Text").fill("Tomorrow's news")
+    page.get_by_label(f"Start ({ZONE})").fill(_local(tomorrow))
+    page.get_by_label(f"End ({ZONE})").fill(_local(tomorrow + timedelta(hours=2)))
+    page.get_by_role("button", name="Create mailing").click()
+    expect(page.locator("h1 .badge")).to_have_text("SCHEDULED")
+    expect(page.get_by_role("button", name="Pause")).to_have_count(0)
+    page.get_by_role("link", name="Edit").click()
+    expect(page.get_by_label("Text")).to_have_value("Tomorrow's news")
+    expect(page.get_by_label("Text")).to_be_enabled()
+    page.get_by_label("Text").fill("Tomorrow's news, revised")
+    page.get_by_label("Operator codes").fill("916, 903")
+    page.get_by_label("Tags").fill("vip")
+    page.get_by_role("button", name="Save").click()
+    settings = page.locator(".settings")
+    expect(settings).to_contain_text("Tomorrow's news, revised")
+    expect(settings).to_contain_text("916, 903")
+    expect(settings).to_contain_text("vip")
+    page.get_by_role("button", name="Delete").click()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    expect(page.locator(".mailing-row").filter(has_text="Tomorrow")).to_have_count(0)
+
+
 def test_a_viewer_cannot_edit_and_a_revoked_token_returns_to_sign_in(
     page: Page, browser: Browser, served: Served
 ) -> None:
