@@ -16,7 +16,8 @@ from tests.support.browser import CHROMIUM, Served, open_page, serving
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     with serving(tmp_path_factory.mktemp("web")) as running:
         yield running
-    assert "Traceback" not in running.log.read_text(), running.log.read_text()
+    text = running.log.read_text()
+    assert "Traceback" not in text, text[max(0, text.index("Traceback") - 2000) :][:6000]
 
 
 @pytest.fixture(scope="package")

@@ -25,6 +25,12 @@ DELIVERED = 300  # clients tagged "browser": the mailing sent to the simulator
 NIGHT = 20  # clients tagged "night": the mailing that waits for its window
 
 
+# Chromium's Layout Instability API: the sum of unexpected layout shifts (< 0.1 is "good").
+LAYOUT_SHIFTS = """() => { window.__shift = 0; new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) if (!e.hadRecentInput) window.__shift += e.value; })
+  .observe({ type: "layout-shift" }); }"""
+
+
 def _local(moment: datetime) -> str:
     """A datetime-local input's value in the browser's zone."""
     return moment.astimezone(ZoneInfo(ZONE)).strftime("%Y-%m-%dT%H:%M")
@@ -144,9 +150,12 @@ def test_a_mailing_shows_field_errors_then_delivers_live_to_100_percent(
     page.get_by_label("Text").fill("Hello from the browser test")
     page.get_by_role("button", name="Create mailing").click()
     expect(page).to_have_url(re.compile(r"#/mailings/\d+$"))
+    page.evaluate(LAYOUT_SHIFTS)  # from here on, while the counts move
     bar = page.locator(".card").filter(has=page.locator("#progress-h")).get_by_test_id("bar-text")
     expect(bar).to_have_text(f"100 % sent · {DELIVERED} / {DELIVERED}", timeout=60_000)
     expect(page.get_by_test_id("count-SENT")).to_have_text(str(DELIVERED))
+    shifted = page.evaluate("window.__shift")
+    assert shifted < 0.1, f"the page moved while counting (layout shift score {shifted})"
     expect(page.locator("h1 .badge")).to_have_text("FINISHED", timeout=30_000)
     expect(page.locator(".chart canvas").first).to_be_visible()
     start = page.locator(".settings time").first  # the operator's zone, UTC on hover
