@@ -85,14 +85,15 @@ export function Timeline({ id, state, tick }) {
         width: width(),
         height: 220,
         scales: {
-          x: { time: true, range: (u, min, max) => widen(min, max, 30 * STEP[bucket]) },
+          // from the data itself: for a single point uPlot proposes a day, in milliseconds
+          x: { time: true, range: (u) => widen(u.data[0][0], u.data[0].at(-1), 30 * STEP[bucketRef.current]) },
           y: { range: (u, min, max) => [0, Math.max(5, max * 1.1)] },
         },
         series: [
           {},
-          { label: "Sent", stroke: "#1b7f3b", width: 2, points: { size: 4 } },
-          { label: "Failed", stroke: "#b3261e", width: 2, points: { size: 4 } },
-          { label: "Retried", stroke: "#b35c00", width: 2, points: { size: 4 } },
+          { label: "Sent", stroke: "#1b7f3b", width: 2, points: { size: 6 } },
+          { label: "Failed", stroke: "#b3261e", width: 2, points: { size: 6 } },
+          { label: "Retried", stroke: "#b35c00", width: 2, points: { size: 6 } },
         ],
         axes: [{}, { label: `messages per ${bucket.toLowerCase()}` }],
       },
