@@ -1,6 +1,6 @@
 """create_app: the Starlette routes (/graphql, /docs, /schema.graphql, /healthz, /readyz,
-/health, /metrics, /export) and the lifespan that opens and closes the database and, later,
-the worker's clients."""
+/health, /metrics, /export, the web UI at /) and the lifespan that opens and closes the
+database and, later, the worker's clients."""
 
 from __future__ import annotations
 
@@ -66,6 +66,7 @@ from models.token import authenticate
 from models.waits import circuit_key
 from tools.graphiql import assets_available, graphiql_html, static_route
 from tools.redis_server import EmbeddedRedis, arq_settings
+from tools.webui import ui_routes
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_SUBSCRIPTIONS = 20
@@ -531,7 +532,6 @@ def create_app(state: AppState) -> ASGIApp:
             Route("/graphql", graphql),  # any method: the view answers others with a JSON 405
             WebSocketRoute("/graphql", graphql),
             Route("/docs", docs),
-            Route("/", docs),
             Route("/schema.graphql", schema_sdl),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
@@ -540,6 +540,7 @@ def create_app(state: AppState) -> ASGIApp:
             # CSV exports; an ASGI app, so every method reaches it (a JSON 405)
             Route("/export/mailings/{id}/{name}", ExportRoute(state.settings)),
             static_route(ROOT),
+            *ui_routes(ROOT),  # the admin web UI at /
         ],
         lifespan=lifespan,
     )
