@@ -39,6 +39,7 @@ COPY models models
 COPY metrics metrics
 COPY tools tools
 COPY migrations migrations
+COPY web web
 USER 10001:10001
 EXPOSE 8000
 VOLUME ["/data"]
