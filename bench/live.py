@@ -87,6 +87,9 @@ class Watchers:
                     break
         self.events.append(events)
 
+    def event_count(self) -> int:
+        return sum(len(events) for events in self.events)
+
     def lags(self, acceptances: list[float]) -> list[float]:
         """Event arrival minus the acceptance that brought SENT to its count."""
         return [
