@@ -17,6 +17,7 @@ from tortoise.exceptions import DBConnectionError
 
 from herald import db
 from herald.clock import utc_now
+from herald.loop import loop_factory
 from herald.settings import Settings, SettingsError, environment
 from herald.startup import Refused, claim
 from herald.token_table import revoked_line, token_table
@@ -39,7 +40,8 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
     """Run start-up work; a database that cannot be reached is one clear line, not a
     traceback (the URL is not printed: it may hold a password)."""
     try:
-        return asyncio.run(coro)
+        with asyncio.Runner(loop_factory=loop_factory()) as runner:
+            return runner.run(coro)
     except (DBConnectionError, OSError) as exc:
         print(
             f"herald: cannot connect to DATABASE_URL ({type(exc).__name__}: "
