@@ -246,7 +246,6 @@ async def delivery(
         **env,
         "PROBE_TOKEN": "bench",
         "API_ADMIN_TOKEN": token,
-        "LOG_LEVEL": "WARNING",
         "MAX_IN_FLIGHT": str(in_flight),
     }
     tree_of = default_tree if default_mode else split_tree
@@ -382,6 +381,8 @@ async def redis_for_bench(workdir: Path) -> AsyncIterator[str]:
 
 
 async def main(args: argparse.Namespace) -> None:
+    # As deployed: one audit record per probe call (LOG_LEVEL=INFO), into each process's log.
+    os.environ.update(LOG_LEVEL=args.log_level, LOG_FORMAT=args.log_format)
     rows: list[tuple[str, str, str]] = []
     split: dict[int, dict[str, Any]] = {}  # the separate-process results, by latency
     with tempfile.TemporaryDirectory(prefix="herald-bench-") as tmp:
@@ -572,6 +573,8 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--fanout", type=int, default=1_000_000)
     parser.add_argument("--in-flight", type=int, default=512)
     parser.add_argument("--watchers", type=int, default=1000, help="0: no subscriber rows")
+    parser.add_argument("--log-level", default="INFO", help="the processes' LOG_LEVEL")
+    parser.add_argument("--log-format", default="json", choices=("json", "text"))
     parser.add_argument(
         "--scale", action="store_true", help="also one worker against two at 100 ms latency"
     )
