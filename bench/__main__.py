@@ -27,7 +27,7 @@ from typing import Any
 import aiohttp
 
 from bench.fanout import fanout_rows
-from bench.live import Watchers, cpu_seconds, percentile
+from bench.live import RemoteWatchers, cpu_seconds, percentile
 from bench.profile import recording, summarise
 from herald import db
 from models.sql import db as conn
@@ -272,18 +272,24 @@ async def delivery(
             crowd = None
             if watchers:
                 ws_url = api.replace("http://", "ws://") + "/graphql"
-                crowd = Watchers(ws_url, token, int(created["createMailing"]["id"]), watchers)
+                crowd = RemoteWatchers(
+                    ws_url,
+                    token,
+                    int(created["createMailing"]["id"]),
+                    watchers,
+                    workdir / "watchers.json",
+                )
                 await crowd.start()
                 if time.time() > started:
                     raise RuntimeError("watchers connected too slowly; raise the lead time")
             cpu_before, wall_before = cpu_seconds(tree.api_pid), time.time()
-            own_before = cpu_seconds(os.getpid())
             done = asyncio.Event()
             prober = asyncio.create_task(
                 probe_api(session, f"{api}/graphql", token, created["createMailing"]["id"], done)
             )
             label = f"{latency_ms}ms-{workers}w" + (f"-{watchers}s" if watchers else "")
-            with recording(tree.worker_pids, profile, label) as profiled:
+            profiled_pids = [tree.api_pid] if watchers else tree.worker_pids
+            with recording(profiled_pids, profile, label) as profiled:
                 while True:
                     async with session.get(f"{sim}/_sim/stats") as response:
                         stats = await response.json()
@@ -303,7 +309,7 @@ async def delivery(
             if crowd is not None:
                 await crowd.finish(limit=120)
                 lags = crowd.lags(await sent_times(env["DATABASE_URL"], crowd.mailing_id))
-                extra = {
+                extra |= {
                     "lag_p50": percentile(lags, 0.5) * 1000,
                     "lag_p95": percentile(lags, 0.95) * 1000,
                     "lag_max": max(lags) * 1000,
@@ -312,8 +318,7 @@ async def delivery(
                     / (time.time() - wall_before),
                     "events": float(crowd.event_count()),
                     "api_rss": peak_rss_mb(tree.api_pid),
-                    "client_cpu": (cpu_seconds(os.getpid()) - own_before)
-                    / (time.time() - wall_before),
+                    "client_cpu": crowd.cpu / (time.time() - wall_before),
                 }
         return {
             **extra,
@@ -444,6 +449,8 @@ async def main(args: argparse.Namespace) -> None:
             for result in split.values():
                 if result["profile"]:
                     rows += summarise(result["profile"])
+            if args.profile:
+                rows += summarise(sorted(args.profile.glob("*-1000s-*.txt")))
         if args.fanout:
             rows += await fanout_rows(args.fanout, workdir)
     width = max(len(r[0]) for r in rows)
@@ -499,7 +506,17 @@ async def live_rows(
             "QUEUE_NAME": f"herald:bench:{secrets.token_hex(3)}",
             "DATA_DIR": str(workdir),
         }
-        results.append(await delivery(args.messages, 0, env, workdir, args.in_flight, watchers))
+        results.append(
+            await delivery(
+                args.messages,
+                0,
+                env,
+                workdir,
+                args.in_flight,
+                watchers,
+                profile=args.profile if watchers else None,
+            )
+        )
     alone, watched = results
     drop = 1 - watched["rate"] / alone["rate"]
     per_event = (watched["api_cpu_s"] - alone["api_cpu_s"]) / max(1.0, watched["events"])
@@ -582,7 +599,8 @@ def parse() -> argparse.Namespace:
         "--profile",
         type=Path,
         metavar="DIR",
-        help="py-spy the worker during each delivery row; raw stacks into DIR, top entries printed",
+        help="py-spy the worker during each delivery row (the API during the subscribers' row);"
+        " raw stacks into DIR, top entries printed",
     )
     parser.add_argument(
         "--no-default-mode",
