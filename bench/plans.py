@@ -139,7 +139,9 @@ async def main(args: argparse.Namespace) -> None:
         await db.connect(url)
         try:
             if is_postgres():
-                await conn().execute_script("TRUNCATE message, mailing_stat, mailing, client")
+                await conn().execute_script(
+                    "TRUNCATE message, mailing_stat, mailing, client CASCADE"
+                )
             now = datetime.now(UTC)
             started = time.perf_counter()
             table = await build(args.messages // args.mailings, args.mailings, now)
