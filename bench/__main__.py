@@ -148,19 +148,23 @@ async def split_tree(
     here."""
     sim_port, api_port = free_port(), free_port()
     env = {**env, "PROBE_URL": f"http://127.0.0.1:{sim_port}/v1", "PORT": str(api_port)}
+    # Migrated once, before the processes start: the API and the workers migrating one fresh
+    # SQLite file at the same moment raced (UNIQUE constraint failed: tortoise_migrations).
+    await db.migrate(env["DATABASE_URL"])
+    serve = [PY, "-m", "herald.cli", "serve", "--workers", "0", "--no-migrate"]
     with contextlib.ExitStack() as stack:
         stack.enter_context(process(sim_command(sim_port, latency_ms), env, workdir / "sim.log"))
-        api = stack.enter_context(
-            process([PY, "-m", "herald.cli", "serve", "--workers", "0"], env, workdir / "api.log")
-        )
+        api = stack.enter_context(process(serve, env, workdir / "api.log"))
+        worker = [PY, "-m", "herald.cli", "worker", "--no-migrate"]
         pids = [
-            stack.enter_context(
-                process([PY, "-m", "herald.cli", "worker"], env, workdir / f"worker-{i}.log")
-            ).pid
+            stack.enter_context(process(worker, env, workdir / f"worker-{i}.log")).pid
             for i in range(workers)
         ]
         tree = Tree(f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{sim_port}", api.pid, pids)
-        await wait_http(f"{tree.api}/health")
+        try:
+            await wait_http(f"{tree.api}/health")
+        except RuntimeError:
+            raise RuntimeError((workdir / "api.log").read_text()[-3000:]) from None
         await wait_http(f"{tree.sim}/_sim/stats")
         yield tree
 
