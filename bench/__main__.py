@@ -27,7 +27,8 @@ from typing import Any
 import aiohttp
 
 from bench.fanout import fanout_rows
-from bench.live import Watchers, cpu_seconds, percentile
+from bench.live import RemoteWatchers, cpu_seconds, percentile
+from bench.profile import recording, summarise
 from herald import db
 from models.sql import db as conn
 from tools.redis_server import EmbeddedRedis
@@ -89,8 +90,9 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-async def ceiling(sim_url: str, n: int, concurrency: int) -> float:
-    """aiohttp straight at the simulator: the most any client could get from it here."""
+async def ceiling(sim_url: str, n: int, concurrency: int) -> tuple[float, float]:
+    """aiohttp straight at the simulator: the most any client could get from it here, in
+    requests per second, and this process's CPU seconds (user + system) per request."""
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:
         queue = iter(range(1, n + 1))
@@ -105,9 +107,9 @@ async def ceiling(sim_url: str, n: int, concurrency: int) -> float:
                 ) as r:
                     await r.read()
 
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), cpu_seconds(os.getpid())
         await asyncio.gather(*(run() for _ in range(concurrency)))
-        return n / (time.perf_counter() - started)
+        return n / (time.perf_counter() - started), (cpu_seconds(os.getpid()) - cpu) / n
 
 
 async def gql(
@@ -127,36 +129,50 @@ async def gql(
 @dataclass
 class Tree:
     """The processes under test: where the API and the simulator answer, and which pids are
-    the API and the worker (for CPU and RSS)."""
+    the API and the worker(s) (for CPU and RSS)."""
 
     api: str
     sim: str  # the simulator's base URL (no /v1)
     api_pid: int
-    worker_pid: int
+    worker_pids: list[int]
+
+    def worker_cpu(self) -> float:
+        return sum(cpu_seconds(pid) for pid in self.worker_pids)
 
 
 @contextlib.asynccontextmanager
-async def split_tree(latency_ms: int, env: dict[str, str], workdir: Path) -> AsyncIterator[Tree]:
-    """The simulator, `herald serve --workers 0` and one `herald worker`, each started here."""
+async def split_tree(
+    latency_ms: int, env: dict[str, str], workdir: Path, workers: int = 1
+) -> AsyncIterator[Tree]:
+    """The simulator, `herald serve --workers 0` and `workers` `herald worker`s, each started
+    here."""
     sim_port, api_port = free_port(), free_port()
     env = {**env, "PROBE_URL": f"http://127.0.0.1:{sim_port}/v1", "PORT": str(api_port)}
-    with (
-        process(sim_command(sim_port, latency_ms), env, workdir / "sim.log"),
-        process(
-            [PY, "-m", "herald.cli", "serve", "--workers", "0"], env, workdir / "api.log"
-        ) as api,
-        process([PY, "-m", "herald.cli", "worker"], env, workdir / "worker.log") as worker,
-    ):
-        tree = Tree(
-            f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{sim_port}", api.pid, worker.pid
-        )
-        await wait_http(f"{tree.api}/health")
+    # Migrated once, before the processes start: the API and the workers migrating one fresh
+    # SQLite file at the same moment raced (UNIQUE constraint failed: tortoise_migrations).
+    await db.migrate(env["DATABASE_URL"])
+    serve = [PY, "-m", "herald.cli", "serve", "--workers", "0", "--no-migrate"]
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(process(sim_command(sim_port, latency_ms), env, workdir / "sim.log"))
+        api = stack.enter_context(process(serve, env, workdir / "api.log"))
+        worker = [PY, "-m", "herald.cli", "worker", "--no-migrate"]
+        pids = [
+            stack.enter_context(process(worker, env, workdir / f"worker-{i}.log")).pid
+            for i in range(workers)
+        ]
+        tree = Tree(f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{sim_port}", api.pid, pids)
+        try:
+            await wait_http(f"{tree.api}/health")
+        except RuntimeError:
+            raise RuntimeError((workdir / "api.log").read_text()[-3000:]) from None
         await wait_http(f"{tree.sim}/_sim/stats")
         yield tree
 
 
 @contextlib.asynccontextmanager
-async def default_tree(latency_ms: int, env: dict[str, str], workdir: Path) -> AsyncIterator[Tree]:
+async def default_tree(
+    latency_ms: int, env: dict[str, str], workdir: Path, workers: int = 1
+) -> AsyncIterator[Tree]:
     """`herald serve --probe-sim` as `make run` starts it: no DATABASE_URL, REDIS_URL or
     PROBE_URL (SQLite and a private Redis in a fresh DATA_DIR, the simulator and the default
     number of workers as its children)."""
@@ -171,11 +187,11 @@ async def default_tree(latency_ms: int, env: dict[str, str], workdir: Path) -> A
         api_url = f"http://127.0.0.1:{api_port}"
         await wait_http(f"{api_url}/health")
         sim = re.search(r"probe simulator on (http://[\d.:]+)/v1", log.read_text())
-        workers = [pid for pid, cmd in children(api.pid).items() if b"herald.cli worker" in cmd]
-        if sim is None or not workers:
+        pids = [pid for pid, cmd in children(api.pid).items() if b"herald.cli worker" in cmd]
+        if sim is None or not pids:
             raise RuntimeError(f"herald serve --probe-sim did not start: {log.read_text()}")
         await wait_http(f"{sim.group(1)}/_sim/stats")
-        yield Tree(api_url, sim.group(1), api.pid, workers[0])
+        yield Tree(api_url, sim.group(1), api.pid, pids)
 
 
 def children(parent: int) -> dict[int, bytes]:
@@ -223,6 +239,8 @@ async def delivery(
     in_flight: int,
     watchers: int = 0,
     default_mode: bool = False,
+    workers: int = 1,
+    profile: Path | None = None,
 ) -> dict[str, Any]:
     """createMailing → last acceptance for n clients, with the API and a worker running
     (and, with `watchers`, that many websocket subscribers on the API watching it), while the
@@ -232,14 +250,14 @@ async def delivery(
         **env,
         "PROBE_TOKEN": "bench",
         "API_ADMIN_TOKEN": token,
-        "LOG_LEVEL": "WARNING",
         "MAX_IN_FLIGHT": str(in_flight),
     }
     tree_of = default_tree if default_mode else split_tree
-    async with tree_of(latency_ms, env, workdir) as tree:
+    async with tree_of(latency_ms, env, workdir, workers) as tree:
         api, sim = tree.api, tree.sim
         async with aiohttp.ClientSession() as session:
             await import_clients(session, f"{api}/graphql", token, n)
+            worker_cpu = tree.worker_cpu()  # idle until the mailing starts
             now = datetime.now(UTC)
             lead = timedelta(seconds=20 if watchers else 0)
             created = await gql(
@@ -258,44 +276,56 @@ async def delivery(
             crowd = None
             if watchers:
                 ws_url = api.replace("http://", "ws://") + "/graphql"
-                crowd = Watchers(ws_url, token, int(created["createMailing"]["id"]), watchers)
+                crowd = RemoteWatchers(
+                    ws_url,
+                    token,
+                    int(created["createMailing"]["id"]),
+                    watchers,
+                    workdir / "watchers.json",
+                )
                 await crowd.start()
                 if time.time() > started:
                     raise RuntimeError("watchers connected too slowly; raise the lead time")
             cpu_before, wall_before = cpu_seconds(tree.api_pid), time.time()
-            own_before = cpu_seconds(os.getpid())
             done = asyncio.Event()
             prober = asyncio.create_task(
                 probe_api(session, f"{api}/graphql", token, created["createMailing"]["id"], done)
             )
-            while True:
-                async with session.get(f"{sim}/_sim/stats") as response:
-                    stats = await response.json()
-                if stats["unique_accepted"] >= n:
-                    break
-                if time.time() - started > 600:
-                    raise RuntimeError(f"only {stats['unique_accepted']} of {n} accepted")
-                await asyncio.sleep(0.25)
+            label = f"{latency_ms}ms-{workers}w" + (f"-{watchers}s" if watchers else "")
+            profiled_pids = [tree.api_pid] if watchers else tree.worker_pids
+            with recording(profiled_pids, profile, label) as profiled:
+                while True:
+                    async with session.get(f"{sim}/_sim/stats") as response:
+                        stats = await response.json()
+                    if stats["unique_accepted"] >= n:
+                        break
+                    if time.time() - started > 600:
+                        raise RuntimeError(f"only {stats['unique_accepted']} of {n} accepted")
+                    await asyncio.sleep(0.25)
+                worker_cpu = tree.worker_cpu() - worker_cpu
             done.set()
             latencies = await prober
             async with session.get(f"{sim}/_sim/deliveries") as r:
                 accepted = sorted(d["at"] for d in (await r.json())["deliveries"])
             last = accepted[-1]
-            rss = peak_rss_mb(tree.worker_pid)
-            extra: dict[str, float] = {}
+            rss = max(peak_rss_mb(pid) for pid in tree.worker_pids)
+            extra: dict[str, Any] = {
+                "api_cpu_s": cpu_seconds(tree.api_pid) - cpu_before,
+                "api_wall": time.time() - wall_before,
+            }
             if crowd is not None:
                 await crowd.finish(limit=120)
                 lags = crowd.lags(await sent_times(env["DATABASE_URL"], crowd.mailing_id))
-                extra = {
+                extra |= {
                     "lag_p50": percentile(lags, 0.5) * 1000,
                     "lag_p95": percentile(lags, 0.95) * 1000,
                     "lag_max": max(lags) * 1000,
                     "final": float(crowd.all_final(n)),
                     "api_cpu": (cpu_seconds(tree.api_pid) - cpu_before)
                     / (time.time() - wall_before),
+                    "events": float(crowd.event_count()),
                     "api_rss": peak_rss_mb(tree.api_pid),
-                    "client_cpu": (cpu_seconds(os.getpid()) - own_before)
-                    / (time.time() - wall_before),
+                    "client_cpu": crowd.cpu / (time.time() - wall_before),
                 }
         return {
             **extra,
@@ -303,6 +333,8 @@ async def delivery(
             "seconds": last - started,
             "rss": rss,
             "dups": stats["duplicates"],
+            "worker_cpu": worker_cpu / n,
+            "profile": profiled,
             "api": {
                 name: (percentile(ts, 0.5) * 1000, percentile(ts, 0.99) * 1000, len(ts))
                 for name, ts in latencies.items()
@@ -361,6 +393,8 @@ async def redis_for_bench(workdir: Path) -> AsyncIterator[str]:
 
 
 async def main(args: argparse.Namespace) -> None:
+    # As deployed: one audit record per probe call (LOG_LEVEL=INFO), into each process's log.
+    os.environ.update(LOG_LEVEL=args.log_level, LOG_FORMAT=args.log_format)
     rows: list[tuple[str, str, str]] = []
     split: dict[int, dict[str, Any]] = {}  # the separate-process results, by latency
     with tempfile.TemporaryDirectory(prefix="herald-bench-") as tmp:
@@ -378,27 +412,36 @@ async def main(args: argparse.Namespace) -> None:
                     "QUEUE_NAME": f"herald:bench:{secrets.token_hex(3)}",
                     "DATA_DIR": str(workdir),
                 }
-                result = await delivery(args.messages, latency, env, workdir, args.in_flight)
+                result = await delivery(
+                    args.messages, latency, env, workdir, args.in_flight, profile=args.profile
+                )
                 split[latency] = result
                 sim_port = free_port()
                 with process(sim_command(sim_port, latency), env, workdir / "ceil.log"):
                     await wait_http(f"http://127.0.0.1:{sim_port}/_sim/stats")
-                    top = await ceiling(
+                    top, top_cpu = await ceiling(
                         f"http://127.0.0.1:{sim_port}/v1",
                         min(args.messages, 50_000),
                         args.in_flight,
                     )
+                cpu = result["worker_cpu"]
                 rows += [
                     (
                         f"delivery, {latency} ms probe latency",
                         f"{result['rate']:,.0f} msg/s",
-                        f"{args.messages:,} messages in "
-                        f"{result['seconds']:.1f} s; {result['rate'] / top:.0%} of the ceiling",
+                        f"{args.messages:,} messages in {result['seconds']:.1f} s;"
+                        f" {result['rate'] / top:.0%} of the ceiling (target ≥ 85 %)",
                     ),
                     (
                         f"ceiling, {latency} ms (aiohttp → simulator)",
                         f"{top:,.0f} req/s",
-                        f"{args.in_flight} in flight",
+                        f"{args.in_flight} in flight; {top_cpu * 1e6:.0f} µs CPU per request",
+                    ),
+                    (
+                        f"worker CPU per message, {latency} ms",
+                        f"{cpu * 1e6:.0f} µs",
+                        f"{cpu / top_cpu:.2f}x the ceiling's {top_cpu * 1e6:.0f} µs per request"
+                        " (target ≤ 1.5x); user + system of the worker process",
                     ),
                     (f"worker peak RSS, {latency} ms", f"{result['rss']:.0f} MB", "VmHWM"),
                     *api_rows(result, f"{latency} ms"),
@@ -408,8 +451,15 @@ async def main(args: argparse.Namespace) -> None:
                 rows += await default_rows(args, workdir, split.get(0))
             if args.watchers:
                 rows += await live_rows(args, workdir, redis_url)
-        fan = await fanout_rows(args.fanout, workdir)
-        rows += fan
+            if args.scale:
+                rows += await scale_rows(args, workdir, redis_url)
+            for result in split.values():
+                if result["profile"]:
+                    rows += summarise(result["profile"])
+            if args.profile:
+                rows += summarise(sorted(args.profile.glob("*-1000s-*.txt")))
+        if args.fanout:
+            rows += await fanout_rows(args.fanout, workdir)
     width = max(len(r[0]) for r in rows)
     print(f"\n{'measure':<{width}}  {'result':>14}  notes")
     print(f"{'-' * width}  {'-' * 14}  {'-' * 40}")
@@ -463,9 +513,23 @@ async def live_rows(
             "QUEUE_NAME": f"herald:bench:{secrets.token_hex(3)}",
             "DATA_DIR": str(workdir),
         }
-        results.append(await delivery(args.messages, 0, env, workdir, args.in_flight, watchers))
+        results.append(
+            await delivery(
+                args.messages,
+                0,
+                env,
+                workdir,
+                args.in_flight,
+                watchers,
+                profile=args.profile if watchers else None,
+            )
+        )
     alone, watched = results
     drop = 1 - watched["rate"] / alone["rate"]
+    # The API's CPU for everything but the subscribers (the timed API calls, the worker's
+    # notifications) goes at the rate of the run without them.
+    base = alone["api_cpu_s"] / alone["api_wall"] * watched["api_wall"]
+    per_event = (watched["api_cpu_s"] - base) / max(1.0, watched["events"])
     return [
         (
             f"{args.watchers:,} subscribers: all got the final counts",
@@ -475,17 +539,56 @@ async def live_rows(
         (
             "subscriber lag, status change → arrival",
             f"p95 {watched['lag_p95']:.0f} ms",
-            f"p50 {watched['lag_p50']:.0f} ms, max {watched['lag_max']:.0f} ms",
+            f"p50 {watched['lag_p50']:.0f} ms, max {watched['lag_max']:.0f} ms;"
+            " target p95 ≤ 300 ms",
         ),
         (
             "delivery rate with / without subscribers",
             f"{watched['rate']:,.0f} msg/s",
-            f"{alone['rate']:,.0f} msg/s alone: {drop:.0%} slower",
+            f"{alone['rate']:,.0f} msg/s alone: {drop:.0%} slower (target ≤ 10 %)",
         ),
         (
             "API process during delivery with subscribers",
             f"{watched['api_cpu']:.0%} CPU",
-            f"peak RSS {watched['api_rss']:.0f} MB",
+            f"peak RSS {watched['api_rss']:.0f} MB; the watchers' process:"
+            f" {watched['client_cpu']:.0%} CPU",
+        ),
+        (
+            "API CPU per subscriber event",
+            f"{per_event * 1e6:.0f} µs",
+            f"{watched['events']:,.0f} events; the API's CPU with subscribers minus its rate"
+            f" without them ({watched['api_cpu_s']:.1f} - {base:.1f} s), per event",
+        ),
+    ]
+
+
+async def scale_rows(
+    args: argparse.Namespace, workdir: Path, redis_url: str
+) -> list[tuple[str, str, str]]:
+    """One worker process, then two, at 100 ms probe latency (the CPU is not the limit)."""
+    results = {}
+    for workers in (1, 2):
+        db_url = os.environ.get("BENCH_DATABASE_URL") or (
+            f"sqlite://{workdir / f'scale-{workers}.sqlite3'}"
+        )
+        env = {
+            **os.environ,
+            "DATABASE_URL": db_url,
+            "REDIS_URL": redis_url,
+            "QUEUE_NAME": f"herald:bench:{secrets.token_hex(3)}",
+            "DATA_DIR": str(workdir),
+        }
+        results[workers] = await delivery(
+            args.messages, 100, env, workdir, args.in_flight, workers=workers
+        )
+    one, two = results[1], results[2]
+    dialect = "PostgreSQL" if os.environ.get("BENCH_DATABASE_URL") else "SQLite"
+    return [
+        (
+            f"2 workers / 1 worker, 100 ms ({dialect})",
+            f"{two['rate'] / one['rate']:.2f}x",
+            f"{two['rate']:,.0f} vs {one['rate']:,.0f} msg/s (target ≥ 1.6x on PostgreSQL);"
+            f" duplicates {one['dups']} / {two['dups']} (target 0)",
         ),
     ]
 
@@ -496,7 +599,19 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--latencies", type=int, nargs="*", default=[0, 100])
     parser.add_argument("--fanout", type=int, default=1_000_000)
     parser.add_argument("--in-flight", type=int, default=512)
-    parser.add_argument("--watchers", type=int, default=1000)
+    parser.add_argument("--watchers", type=int, default=1000, help="0: no subscriber rows")
+    parser.add_argument("--log-level", default="INFO", help="the processes' LOG_LEVEL")
+    parser.add_argument("--log-format", default="json", choices=("json", "text"))
+    parser.add_argument(
+        "--scale", action="store_true", help="also one worker against two at 100 ms latency"
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="py-spy the worker during each delivery row (the API during the subscribers' row);"
+        " raw stacks into DIR, top entries printed",
+    )
     parser.add_argument(
         "--no-default-mode",
         dest="default_mode",

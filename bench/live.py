@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,9 @@ class Watchers:
                     break
         self.events.append(events)
 
+    def event_count(self) -> int:
+        return sum(len(events) for events in self.events)
+
     def lags(self, acceptances: list[float]) -> list[float]:
         """Event arrival minus the acceptance that brought SENT to its count."""
         return [
@@ -102,3 +106,45 @@ class Watchers:
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+class RemoteWatchers:
+    """The same n subscribers in a process of their own (`python -m bench.watchers`), so
+    their CPU is not the bench's, and the figures say what the API spent."""
+
+    def __init__(self, url: str, token: str, mailing_id: int, n: int, out: Path) -> None:
+        self.args = [url, token, str(mailing_id), str(n), str(out)]
+        self.mailing_id, self.n, self.out = mailing_id, n, out
+        self.proc: asyncio.subprocess.Process | None = None
+        self.events: list[list[tuple[float, int, str]]] = []
+        self.cpu = 0.0
+
+    async def start(self) -> None:
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.watchers", *self.args, stdout=asyncio.subprocess.PIPE
+        )
+        assert self.proc.stdout is not None
+        line = await asyncio.wait_for(self.proc.stdout.readline(), 120)
+        if line.strip() != b"subscribed":
+            raise RuntimeError(f"watchers did not subscribe: {line!r}")
+
+    async def finish(self, limit: float) -> None:
+        assert self.proc is not None
+        if await asyncio.wait_for(self.proc.wait(), limit) != 0:
+            raise RuntimeError("the watchers' process failed")
+        found = json.loads(self.out.read_text())
+        self.events = [[(t, sent, state) for t, sent, state in e] for e in found["events"]]
+        self.cpu = found["cpu"]
+
+    def event_count(self) -> int:
+        return sum(len(events) for events in self.events)
+
+    def lags(self, acceptances: list[float]) -> list[float]:
+        return [
+            t - acceptances[sent - 1] for events in self.events for t, sent, _ in events if sent > 0
+        ]
+
+    def all_final(self, total: int) -> bool:
+        return len(self.events) == self.n and all(
+            e and e[-1][2] == "FINISHED" and e[-1][1] == total for e in self.events
+        )

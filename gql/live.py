@@ -152,6 +152,7 @@ class Hub:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(pump.dirty.wait(), REFRESH)
             pump.dirty.clear()
+            read_at = time.monotonic()
             try:
                 snapshot = await self.read(pump.key)
             except Exception:
@@ -160,4 +161,6 @@ class Hub:
                 continue
             for watcher in list(pump.watchers):
                 watcher.offer(snapshot)
-            await asyncio.sleep(1 / RATE)
+            # At most RATE reads a second, counted from this read's start: the time the read
+            # took is not added to the wait of the changes announced meanwhile.
+            await asyncio.sleep(max(0.0, 1 / RATE - (time.monotonic() - read_at)))

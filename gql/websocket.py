@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
 
 from graphql import GraphQLError, OperationType, get_operation_ast, parse
+from starlette.websockets import WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,
@@ -22,10 +25,11 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     Message,
     SubscribeMessage,
 )
+from strawberry.types.execution import ExecutionResult, PreExecutionError
 
 import metrics
 from gql.errors import INTERNAL
-from gql.shared import SharedStreams, stream_key
+from gql.shared import SharedStreams, Snapshot, stream_key
 from gql.wellformed import has_lone_surrogate
 from models.token import authenticate, is_active
 
@@ -80,6 +84,13 @@ def close_reason(reason: str) -> str:
 class SafeCloseWebSocketAdapter(ASGIWebSocketAdapter):
     async def close(self, code: int, reason: str) -> None:
         await super().close(code, close_reason(reason))
+
+    async def send_frame(self, text: str) -> None:
+        """A message already encoded (a shared stream's `next`, gql/shared.py)."""
+        try:
+            await self.ws.send_text(text)
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
 
 
 class AuthenticatedTransportWS(BaseGraphQLTransportWSHandler[Any, None]):
@@ -159,7 +170,7 @@ class AuthenticatedTransportWS(BaseGraphQLTransportWSHandler[Any, None]):
         try:
             source = shared.follow(key, start)
             async with aclosing(source):
-                await self._send_result_stream(operation, source)
+                await self._send_shared(operation, source)
             await operation.send_operation_message({"id": operation.id, "type": "complete"})
         except _OperationStreamClosed:
             return
@@ -173,6 +184,30 @@ class AuthenticatedTransportWS(BaseGraphQLTransportWSHandler[Any, None]):
             self.operations.pop(operation.id, None)
         finally:
             metrics.SUBSCRIPTIONS.dec()
+
+    async def _send_shared(
+        self, operation: Operation[Any, None], source: AsyncIterator[Snapshot]
+    ) -> None:
+        """strawberry's `_send_result_stream` for a shared stream: the same answers to a
+        first pre-execution error and to incremental results, and each `next` as the
+        snapshot's frame, rendered once for every follower (SafeCloseWebSocketAdapter)."""
+        first = True
+        async for snapshot in source:
+            result = snapshot.result
+            if first and isinstance(result, PreExecutionError):
+                await self._handle_pre_execution_error(operation, result)
+                return
+            if not isinstance(result, ExecutionResult):
+                await self._reject_incremental_delivery(operation)
+                return
+            first = False
+            if operation.completed:
+                continue  # as send_operation_message: nothing after complete or error
+            adapter = self.websocket
+            if isinstance(adapter, SafeCloseWebSocketAdapter):
+                await adapter.send_frame(snapshot.frame(operation.id, self.view.encode_json))
+            else:
+                await operation.send_next(result)
 
     async def _ping(self) -> None:
         """Protocol-level pings keep idle connections alive through proxies and reveal dead

@@ -20,6 +20,9 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
+
+from prometheus_client import Counter
 
 import metrics
 from jobs.limits import Circuit, RateLimiter
@@ -41,6 +44,12 @@ IDLE = 0.2
 ZONES_TTL = 5.0
 SCOPES_TTL = 0.2  # running mailings are re-read this often: pause/cancel/edits apply within it
 LAST_FLUSH_RETRY = 10.0  # at a stop, how long outcomes are retried while the database is away
+
+
+@cache
+def _child(metric: Counter, value: str) -> Counter:
+    """`metric.labels(value)`, looked up once per label value instead of once per message."""
+    return metric.labels(value)
 
 
 @dataclass(frozen=True)
@@ -226,7 +235,7 @@ class Dispatcher:
         started = time.perf_counter()
         tried = await self._call_probe(message, mailing)
         metrics.PROBE_LATENCY.observe(time.perf_counter() - started)
-        metrics.PROBE_OUTCOMES.labels(outcome=tried.outcome).inc()
+        _child(metrics.PROBE_OUTCOMES, tried.outcome).inc()
         now = self.clock()
         decision = after_answer(
             tried.answer,
@@ -282,7 +291,7 @@ class Dispatcher:
     def _decided(
         self, message: Claimed, decision: Decision, attempt: Attempt | None = None
     ) -> None:
-        metrics.MESSAGES.labels(outcome=decision.event.value).inc()
+        _child(metrics.MESSAGES, decision.event.value).inc()
         if decision.event == MessageEvent.ACCEPT:
             self.sent.append(message.id)
             return

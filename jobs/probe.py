@@ -22,6 +22,7 @@ log = logging.getLogger("herald.probe")
 _PERMANENT = frozenset({400, 404, 422})
 _AUTH = frozenset({401, 403})
 _RETRY_AFTER_STATUSES = frozenset({429, 503})
+_BODY = json.JSONEncoder(ensure_ascii=False)  # json.dumps(…, ensure_ascii=False), built once
 
 
 class ProbeError(Exception):
@@ -131,10 +132,11 @@ class AiohttpTransport:
         session = self._get_session()
         try:
             async with session.post(
-                url, headers=dict(headers), data=body, timeout=aiohttp.ClientTimeout(total=timeout)
+                url, headers=headers, data=body, timeout=aiohttp.ClientTimeout(total=timeout)
             ) as resp:
                 payload = await resp.read()
-                return RawResponse(resp.status, dict(resp.headers), payload)
+                # The response's own (read-only) headers: no copy per message.
+                return RawResponse(resp.status, resp.headers, payload)
         except TimeoutError as exc:  # includes aiohttp's ServerTimeoutError/ConnectionTimeoutError
             raise TimeoutError("probe request timed out") from exc
         except (aiohttp.ClientError, OSError) as exc:
@@ -268,7 +270,7 @@ class ProbeClient:
             payload = {"id": msg_id, "phone": int(phone), "text": text}
         except ValueError:
             raise Rejected("invalid phone", latency=0.0) from None
-        body = json.dumps(payload, ensure_ascii=False).encode()
+        body = _BODY.encode(payload).encode()
         url = f"{self._base_url}/send/{int(msg_id)}"
         try:
             raw = await self._transport.post(url, self._headers, body, budget)

@@ -16,6 +16,8 @@ from models.attempts import Attempt, attempt_fields
 from models.sql import PerDialect, execute, fetch, is_postgres, json_rows, write_transaction
 from models.transitions import (
     MESSAGE_EVENTS,
+    STATUS,
+    STATUS_NOT_INDEXED,
     UNSENT,
     MessageEvent,
     message_cas,
@@ -76,20 +78,27 @@ CLAIM_PICK = (
 )
 CLAIM_IN_ZONES = " AND timezone IN (:zones_{n})"
 SKIP_LOCKED = " FOR UPDATE SKIP LOCKED"
+
+
 # The picks are a MATERIALIZED CTE, evaluated once: inside `WHERE id IN (subquery)` PostgreSQL
 # may re-run a LIMIT … FOR UPDATE SKIP LOCKED subquery per outer row (it did with statistics
 # that said every message was SENT), each run skipping the rows the last one locked, and so
 # claim far more than the share.
-CLAIM = (
-    "WITH picked AS MATERIALIZED ({picks}) "
-    + message_cas(
-        MessageEvent.CLAIM,
-        assign="lease_owner = :owner, lease_until = :lease_until, attempts = attempts + 1,"
-        " updated_at = :now",
-        where="id IN (SELECT id FROM picked)",
+def _claim_cas(guard: str) -> str:
+    return (
+        "WITH picked AS MATERIALIZED ({picks}) "
+        + message_cas(
+            MessageEvent.CLAIM,
+            assign="lease_owner = :owner, lease_until = :lease_until, attempts = attempts + 1,"
+            " updated_at = :now",
+            where="id IN (SELECT id FROM picked)",
+            guard=guard,
+        )
+        + " RETURNING id, mailing_id, client_id, phone, timezone, attempts"
     )
-    + " RETURNING id, mailing_id, client_id, phone, timezone, attempts"
-)
+
+
+CLAIM = PerDialect(postgres=_claim_cas(STATUS), sqlite=_claim_cas(STATUS_NOT_INDEXED))
 
 
 # SQLite has one write lock for the whole file, and a mutation of the API waits while a worker
@@ -109,7 +118,8 @@ def _claim_sql(scopes: Sequence[Scope], limit: int, postgres: bool) -> tuple[str
         params[f"share_{n}"] = min(limit, scope.share or limit)
         if scope.open_zones is not None:
             params[f"zones_{n}"] = scope.open_zones
-    return CLAIM.format(picks=" UNION ALL ".join(picks)), params
+    claim_sql = CLAIM.postgres if postgres else CLAIM.sqlite
+    return claim_sql.format(picks=" UNION ALL ".join(picks)), params
 
 
 async def claim(
@@ -149,16 +159,20 @@ IDS = PerDialect(
 )
 
 
-def _mark_sent_sql(ids: str) -> str:
+def _mark_sent_sql(ids: str, guard: str) -> str:
     return message_cas(
         MessageEvent.ACCEPT,
         assign="sent_at = :now, updated_at = :now, lease_owner = NULL, lease_until = NULL,"
         " last_error = NULL",
         where=ids,
+        guard=guard,
     )
 
 
-MARK_SENT = PerDialect(postgres=_mark_sent_sql(IDS.postgres), sqlite=_mark_sent_sql(IDS.sqlite))
+MARK_SENT = PerDialect(
+    postgres=_mark_sent_sql(IDS.postgres, STATUS),
+    sqlite=_mark_sent_sql(IDS.sqlite, STATUS_NOT_INDEXED),
+)
 
 
 async def mark_sent(ids: Sequence[int], now: datetime) -> None:
@@ -203,7 +217,7 @@ OUTCOME_ROWS = PerDialect(
 )
 
 
-def _record_sql(rows: str, ids: str) -> str:
+def _record_sql(rows: str, ids: str, guard: str) -> str:
     return f"{rows} " + message_cas_many(
         OUTCOME_EVENTS,
         "v.status",
@@ -212,12 +226,13 @@ def _record_sql(rows: str, ids: str) -> str:
         source=" FROM v",
         where=f"message.{ids} AND message.id = v.id AND message.lease_owner = :owner"
         " AND message.lease_until = v.lease",
+        guard=guard,
     )
 
 
 RECORD = PerDialect(
-    postgres=_record_sql(OUTCOME_ROWS.postgres, IDS.postgres),
-    sqlite=_record_sql(OUTCOME_ROWS.sqlite, IDS.sqlite),
+    postgres=_record_sql(OUTCOME_ROWS.postgres, IDS.postgres, STATUS),
+    sqlite=_record_sql(OUTCOME_ROWS.sqlite, IDS.sqlite, STATUS_NOT_INDEXED),
 )
 
 # The failed attempts of the same chunk, from the same JSON parameter (only rows that carry an
@@ -238,19 +253,19 @@ ATTEMPT_ROWS = PerDialect(
 _CLAIMED = sql_list(MESSAGE_EVENTS[MessageEvent.RETRY].sources)
 
 
-def _record_attempts_sql(rows: str, ids: str) -> str:
+def _record_attempts_sql(rows: str, ids: str, guard: str) -> str:
     return (
         f"{rows} INSERT INTO message_attempt (message_id, mailing_id, attempt, at,"
         " http_status, latency_ms, error_class, error, outcome)"
         " SELECT m.id, m.mailing_id, a.attempt, a.at, a.http, a.ms, a.cls, a.err, a.status"
-        f" FROM a JOIN message m ON m.id = a.id WHERE m.{ids} AND m.status IN {_CLAIMED}"
+        f" FROM a JOIN message m ON m.id = a.id WHERE m.{ids} AND {guard} IN {_CLAIMED}"
         " AND m.lease_owner = :owner AND m.lease_until = a.lease"
     )
 
 
 RECORD_ATTEMPTS = PerDialect(
-    postgres=_record_attempts_sql(ATTEMPT_ROWS.postgres, IDS.postgres),
-    sqlite=_record_attempts_sql(ATTEMPT_ROWS.sqlite, IDS.sqlite),
+    postgres=_record_attempts_sql(ATTEMPT_ROWS.postgres, IDS.postgres, "m.status"),
+    sqlite=_record_attempts_sql(ATTEMPT_ROWS.sqlite, IDS.sqlite, "+m.status"),
 )
 RECORD_CHUNK = 1000
 

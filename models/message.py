@@ -52,8 +52,15 @@ class Message(Model):
         # sent_at after (mailing_id, status): the timeline counts SENT rows per bucket from
         # the index alone (models/timeline.py), and no write pays for it, since every write
         # of sent_at changes the status too (the index entry is rewritten anyway).
+        # (mailing_id, status, next_attempt_at): the claim's pick per running mailing
+        # (models/delivery.py) reads only that mailing's due rows; from (status,
+        # next_attempt_at) it walked every unsent message of every mailing, PAUSED ones too.
+        # (client_id): deleting a client, and the sweep's orphans (client_id IS NULL), find
+        # their messages without reading the table (migration 0010_perf).
         indexes = (
             ("mailing_id", "status", "sent_at"),
             ("status", "next_attempt_at"),
             ("mailing_id", "id"),
+            ("mailing_id", "status", "next_attempt_at"),
+            ("client_id",),
         )

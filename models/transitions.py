@@ -115,19 +115,34 @@ def sql_list(statuses: Iterable[str]) -> str:
     return "(" + ", ".join(f"'{s}'" for s in sorted(statuses)) + ")"
 
 
-def message_cas(event: MessageEvent, *, assign: str = "", where: str) -> str:
+STATUS = "message.status"
+# The guard of a statement that names its rows by id, on SQLite: the unary `+` keeps the
+# planner from answering `status IN (…)` from the (status, next_attempt_at) index, which it
+# did (scanning every unsent message of every mailing) instead of looking up the ids by key.
+STATUS_NOT_INDEXED = "+message.status"
+
+
+def message_cas(event: MessageEvent, *, assign: str = "", where: str, guard: str = STATUS) -> str:
     """`UPDATE message SET status = <target>, <assign> WHERE status IN (<sources>) AND
     (<where>)` for one event of the table. `assign` and `where` are SQL with `:name`
-    parameters; the statuses come from the table, as literals (never from input)."""
+    parameters; the statuses come from the table, as literals (never from input). `guard`:
+    how the status column is written in the guard (STATUS_NOT_INDEXED on SQLite for a
+    statement whose `where` names the rows by id)."""
     move = MESSAGE_EVENTS[event]
     return (
         f"UPDATE message SET status = '{move.target}'{', ' + assign if assign else ''}"
-        f" WHERE message.status IN {sql_list(move.sources)} AND ({where})"
+        f" WHERE {guard} IN {sql_list(move.sources)} AND ({where})"
     )
 
 
 def message_cas_many(
-    events: Iterable[MessageEvent], target: str, *, assign: str, source: str, where: str
+    events: Iterable[MessageEvent],
+    target: str,
+    *,
+    assign: str,
+    source: str,
+    where: str,
+    guard: str = STATUS,
 ) -> str:
     """One statement for several events that share their sources, the target of each row
     coming from `target` (an SQL expression, e.g. a column of a VALUES list). Which rows get
@@ -137,7 +152,7 @@ def message_cas_many(
     assert len(sources) == 1, "events written together must share their sources"
     return (
         f"UPDATE message SET status = {target}, {assign}{source}"
-        f" WHERE message.status IN {sql_list(moves[0].sources)} AND ({where})"
+        f" WHERE {guard} IN {sql_list(moves[0].sources)} AND ({where})"
     )
 
 
