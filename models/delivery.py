@@ -101,12 +101,6 @@ def _claim_cas(guard: str) -> str:
 CLAIM = PerDialect(postgres=_claim_cas(STATUS), sqlite=_claim_cas(STATUS_NOT_INDEXED))
 
 
-# SQLite has one write lock for the whole file, and a mutation of the API waits while a worker
-# holds it: a worker's statement writes at most this many rows (10-20 ms of lock), so a claim
-# or a batch of outcomes larger than that is several statements, with room between them.
-SQLITE_WRITE_ROWS = 128
-
-
 def _claim_sql(scopes: Sequence[Scope], limit: int, postgres: bool) -> tuple[str, dict[str, Any]]:
     picks: list[str] = []
     params: dict[str, Any] = {}
@@ -132,9 +126,7 @@ async def claim(
     scopes = [s for s in scopes if s.open_zones is None or s.open_zones]
     if not scopes:
         return []
-    postgres = is_postgres()
-    limit = limit if postgres else min(limit, SQLITE_WRITE_ROWS)
-    sql, picks = _claim_sql(scopes, limit, postgres)
+    sql, picks = _claim_sql(scopes, limit, is_postgres())
     rows = await fetch(sql, now=_utc(now), owner=owner, lease_until=_utc(lease_until), **picks)
     return [
         Claimed(
@@ -176,9 +168,8 @@ MARK_SENT = PerDialect(
 
 
 async def mark_sent(ids: Sequence[int], now: datetime) -> None:
-    step = len(ids) if is_postgres() else SQLITE_WRITE_ROWS
-    for start in range(0, len(ids), max(1, step)):
-        await _mark_sent(ids[start : start + step], now)
+    if ids:
+        await _mark_sent(ids, now)
 
 
 @write_transaction
@@ -277,9 +268,8 @@ async def record(outcomes: Sequence[Outcome], owner: str, now: datetime) -> None
     The chunk's failed probe calls go into the attempt history by one more statement in the
     same transaction, only when the chunk has any (never for a success or a release that
     sent nothing)."""
-    step = RECORD_CHUNK if is_postgres() else SQLITE_WRITE_ROWS
-    for start in range(0, len(outcomes), step):
-        await _record_chunk(outcomes[start : start + step], owner, now)
+    for start in range(0, len(outcomes), RECORD_CHUNK):
+        await _record_chunk(outcomes[start : start + RECORD_CHUNK], owner, now)
 
 
 def _outcome_row(outcome: Outcome, now: datetime) -> dict[str, Any]:

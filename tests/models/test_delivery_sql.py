@@ -9,7 +9,6 @@ import pytest
 from tortoise.transactions import in_transaction
 
 from models.delivery import (
-    SQLITE_WRITE_ROWS,
     Outcome,
     Scope,
     _claim_sql,
@@ -266,31 +265,3 @@ async def test_record_writes_only_under_the_same_owner_and_lease(database: str) 
     )
     assert (await Message.get(id=mine.id)).status == S.FAILED
     assert (await Message.get(id=other.id)).status == S.SENDING
-
-
-async def test_a_worker_writes_at_most_sqlite_write_rows_per_statement_on_sqlite(
-    database: str,
-) -> None:
-    """SQLite's one write lock is held per statement: a claim takes at most SQLITE_WRITE_ROWS
-    there (PostgreSQL the whole limit), and marking more as SENT is several statements that
-    together mark every one."""
-    mailing = await _mailing(NOW + timedelta(hours=1))
-    n = SQLITE_WRITE_ROWS * 2 + 5
-    await Message.bulk_create(
-        [
-            Message(
-                mailing_id=mailing.id, phone=f"7916{i:07d}", timezone="UTC", next_attempt_at=NOW
-            )
-            for i in range(n)
-        ]
-    )
-    first = await claim([Scope(mailing.id, None)], NOW, "w1", LEASE, n)
-    expected = n if "postgres" in database else SQLITE_WRITE_ROWS
-    assert len(first) == expected
-    claimed = list(first)
-    while len(claimed) < n:
-        more = await claim([Scope(mailing.id, None)], NOW, "w1", LEASE, n)
-        assert more
-        claimed += more
-    await mark_sent([c.id for c in claimed], NOW)
-    assert await Message.filter(mailing_id=mailing.id, status=S.SENT).count() == n
