@@ -88,20 +88,6 @@ class Watchers:
                     break
         self.events.append(events)
 
-    def event_count(self) -> int:
-        return sum(len(events) for events in self.events)
-
-    def lags(self, acceptances: list[float]) -> list[float]:
-        """Event arrival minus the acceptance that brought SENT to its count."""
-        return [
-            t - acceptances[sent - 1] for events in self.events for t, sent, _ in events if sent > 0
-        ]
-
-    def all_final(self, total: int) -> bool:
-        return len(self.events) == self.n and all(
-            e and e[-1][2] == "FINISHED" and e[-1][1] == total for e in self.events
-        )
-
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)

@@ -7,24 +7,9 @@ from datetime import date
 from pathlib import Path
 
 from models import report
-from tests.support.cli import free_port, herald
+from tests.support.cli import free_port, herald, ok, refused
 from tests.support.report import report_env, seed_day
 from tests.support.smtp import SmtpServer
-
-
-def ok(*args: str, env: dict[str, str]) -> str:
-    result = herald(*args, env=env)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
-def refused(*args: str, env: dict[str, str]) -> str:
-    """The one line a refusal prints (exit code 2, nothing on stdout, no traceback)."""
-    result = herald(*args, env=env)
-    assert result.returncode == 2, (result.stdout, result.stderr)
-    assert result.stdout == "" and "Traceback" not in result.stderr
-    [line] = result.stderr.splitlines()
-    return line
 
 
 async def test_print_then_send_once(database: str, tmp_path: Path) -> None:

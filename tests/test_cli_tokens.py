@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.api import GQL, error_of
-from tests.support.cli import herald
+from tests.support.cli import ok, refused
 
 STATS = "{ stats { mailings } }"
 
@@ -24,22 +24,6 @@ def cli_env(tmp_path: Path, database_url: str = "", **extra: str) -> dict[str, s
     }
     url = database_url or f"sqlite://{tmp_path / 'data' / 'h.sqlite3'}"
     return {**base, "DATA_DIR": str(tmp_path / "data"), "DATABASE_URL": url, **extra}
-
-
-def ok(*args: str, env: dict[str, str]) -> str:
-    result = herald(*args, env=env)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
-def refused(*args: str, env: dict[str, str]) -> str:
-    """The one line a refusal prints (exit code 2, nothing on stdout, no traceback)."""
-    result = herald(*args, env=env)
-    assert result.returncode == 2, (result.stdout, result.stderr)
-    assert result.stdout == "" and "Traceback" not in result.stderr
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    return lines[0]
 
 
 def table(output: str) -> list[list[str]]:

@@ -23,3 +23,20 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def ok(*args: str, env: dict[str, str]) -> str:
+    """`herald ARGS` that must succeed: its standard output."""
+    result = herald(*args, env=env)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def refused(*args: str, env: dict[str, str]) -> str:
+    """The one line a refusal prints (exit code 2, nothing on stdout, no traceback)."""
+    result = herald(*args, env=env)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert result.stdout == "" and "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
