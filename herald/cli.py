@@ -9,6 +9,7 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from datetime import date
@@ -133,8 +134,6 @@ def serve(args: argparse.Namespace) -> None:
             probe_sim=args.probe_sim and not settings.probe_url_explicit,
         )
     )
-    host, port = sock.getsockname()[:2]
-    log.info("Herald on http://%s:%d/graphql (%d worker processes)", host, port, workers)
     # No permessage-deflate: live stats frames are a few hundred bytes, and compressing the
     # same frame once per websocket was a third of the cost of sending it (make bench).
     config = uvicorn.Config(
@@ -144,7 +143,19 @@ def serve(args: argparse.Namespace) -> None:
         timeout_graceful_shutdown=10,
         ws_per_message_deflate=False,
     )
-    server = uvicorn.Server(config)
+    host, port = sock.getsockname()[:2]
+    listening = f"Herald on http://{host}:{port}/graphql ({workers} worker processes)"
+
+    class Server(uvicorn.Server):
+        """Says where Herald is once it listens: the socket is bound early but listens only
+        after the app's start-up, and a client that read the address sooner was refused."""
+
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets=sockets)
+            if not self.should_exit:
+                log.info("%s", listening)
+
+    server = Server(config)
     # uvicorn re-raises the signal that stopped it once its graceful shutdown (which stops the
     # workers, the simulator and Redis) is done: handled here, a stop by SIGTERM exits 0 too.
     signal.signal(signal.SIGTERM, lambda *_: None)
