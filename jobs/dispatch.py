@@ -19,7 +19,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import cache
 
 from prometheus_client import Counter
@@ -30,7 +30,16 @@ from jobs.pacing import Concurrency, RoundTrips
 from jobs.probe import ProbeClient, Rejected, Transient, Unauthorized
 from jobs.settings import DeliverySettings
 from models.attempts import Attempt
-from models.delivery import Claimed, Outcome, Scope, claim, fair_shares, mark_sent, record
+from models.delivery import (
+    Claimed,
+    Outcome,
+    Scope,
+    claim,
+    claim_lease,
+    fair_shares,
+    mark_sent,
+    record,
+)
 from models.mailing import Mailing, MailingState, Window
 from models.outcome import Answer, Decision, RetryPolicy, Tried, after_answer, before_send
 from models.schedule import finish_done, unsent_zones
@@ -93,6 +102,7 @@ class Dispatcher:
         self.unsent: dict[int, int] = {}  # per running mailing, re-read with the scopes
         self.announce = announce  # tells live watchers which mailings changed (best effort)
         self.touched: set[int] = set()  # mailings whose counts changed since the last flush
+        self.last_lease: datetime | None = None  # each claim's lease is later than the last
 
     async def run(self) -> None:
         flusher = asyncio.create_task(self._flush_loop())
@@ -147,7 +157,7 @@ class Dispatcher:
             await self.limiter.acquire(limit)
         now = self.clock()
         scopes = await self._scopes(now)
-        lease = now + timedelta(seconds=self.settings.lease_seconds)
+        lease = self._next_lease(now)
         claimed = await claim(scopes, now, self.owner, lease, limit) if scopes else []
         if claimed and self.stopping.is_set():
             # Stopped while claiming: hand them straight back, attempt unused.
@@ -305,6 +315,11 @@ class Dispatcher:
                 attempt=attempt,
             )
         )
+
+    def _next_lease(self, now: datetime) -> datetime:
+        lease = claim_lease(now, self.settings.lease_seconds, self.last_lease)
+        self.last_lease = lease
+        return lease
 
     def _observe(self, latency: float | None) -> None:
         if latency is not None:

@@ -9,11 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from models.attempts import Attempt, attempt_fields
-from models.sql import PerDialect, execute, fetch, is_postgres, json_rows, write_transaction
+from models.sql import (
+    PerDialect,
+    Statement,
+    Steps,
+    fetch,
+    is_postgres,
+    json_rows,
+    rows_per_write,
+    write_each,
+    write_statements,
+)
 from models.transitions import (
     MESSAGE_EVENTS,
     STATUS,
@@ -62,6 +72,14 @@ def fair_shares(limit: int, demand: dict[int, tuple[int, float]]) -> dict[int, i
     return {mid: max(1, int(limit * w / total)) for mid, w in weights.items()}
 
 
+def claim_lease(now: datetime, seconds: float, last: datetime | None) -> datetime:
+    """The lease end of a claim made at `now`: `seconds` later, and later than the `last`
+    claim's of the same owner even when the clock stood still (an injected clock, a coarse
+    one), because a lease names its claim (CLAIMED_SQLITE reads the rows back by it)."""
+    lease = now + timedelta(seconds=seconds)
+    return lease if last is None or lease > last else last + timedelta(microseconds=1)
+
+
 UNSENT_SQL = sql_list(UNSENT)
 
 
@@ -85,20 +103,32 @@ SKIP_LOCKED = " FOR UPDATE SKIP LOCKED"
 # that said every message was SENT), each run skipping the rows the last one locked, and so
 # claim far more than the share.
 def _claim_cas(guard: str) -> str:
-    return (
-        "WITH picked AS MATERIALIZED ({picks}) "
-        + message_cas(
-            MessageEvent.CLAIM,
-            assign="lease_owner = :owner, lease_until = :lease_until, attempts = attempts + 1,"
-            " updated_at = :now",
-            where="id IN (SELECT id FROM picked)",
-            guard=guard,
-        )
-        + " RETURNING id, mailing_id, client_id, phone, timezone, attempts"
+    return "WITH picked AS MATERIALIZED ({picks}) " + message_cas(
+        MessageEvent.CLAIM,
+        assign="lease_owner = :owner, lease_until = :lease_until, attempts = attempts + 1,"
+        " updated_at = :now",
+        where="id IN (SELECT id FROM picked)",
+        guard=guard,
     )
 
 
-CLAIM = PerDialect(postgres=_claim_cas(STATUS), sqlite=_claim_cas(STATUS_NOT_INDEXED))
+CLAIMED_COLUMNS = "id, mailing_id, client_id, phone, timezone, attempts"
+CLAIM = PerDialect(
+    postgres=_claim_cas(STATUS) + f" RETURNING {CLAIMED_COLUMNS}",
+    sqlite=_claim_cas(STATUS_NOT_INDEXED),
+)
+# On SQLite the claimed rows are read after the claim commits, by the claim's lease: with
+# RETURNING they would be read while the write lock is held, and Python's driver gives the GIL
+# up for every row it steps, waiting to get it back from a busy event loop each time (a
+# 500-row claim held the lock 49 ms at p99, and every API mutation waited for it). The lease
+# (owner, until) is this claim's alone: `claim_lease` never gives two claims of one owner the
+# same `until`.
+# Rows that left SENDING in between (a cancel) are not returned, so not sent.
+CLAIMED_SQLITE = (
+    f"SELECT {CLAIMED_COLUMNS} FROM message WHERE mailing_id IN (:mailings)"
+    f" AND status = '{target_of(MessageEvent.CLAIM).value}'"
+    " AND lease_owner = :owner AND lease_until = :lease_until ORDER BY id"
+)
 
 
 def _claim_sql(scopes: Sequence[Scope], limit: int, postgres: bool) -> tuple[str, dict[str, Any]]:
@@ -122,12 +152,19 @@ async def claim(
     """One statement claims up to `limit` due messages, each scope up to its share (one
     sub-select per mailing, so one mailing's queue cannot fill the whole claim); on PostgreSQL
     `SKIP LOCKED` lets concurrent workers claim disjoint batches instead of queueing on the
-    same rows."""
+    same rows. (`owner`, `lease_until`) must name this claim alone: on SQLite the claimed rows
+    are read back by it (CLAIMED_SQLITE)."""
     scopes = [s for s in scopes if s.open_zones is None or s.open_zones]
     if not scopes:
         return []
-    sql, picks = _claim_sql(scopes, limit, is_postgres())
-    rows = await fetch(sql, now=_utc(now), owner=owner, lease_until=_utc(lease_until), **picks)
+    postgres = is_postgres()
+    sql, picks = _claim_sql(scopes, limit, postgres)
+    lease = {"owner": owner, "lease_until": _utc(lease_until)}
+    if postgres:
+        rows = await fetch(sql, now=_utc(now), **lease, **picks)
+    else:
+        await write_statements((sql, {"now": _utc(now), **lease, **picks}))
+        rows = await fetch(CLAIMED_SQLITE, mailings=[s.mailing_id for s in scopes], **lease)
     return [
         Claimed(
             r["id"],
@@ -168,13 +205,11 @@ MARK_SENT = PerDialect(
 
 
 async def mark_sent(ids: Sequence[int], now: datetime) -> None:
-    if ids:
-        await _mark_sent(ids, now)
-
-
-@write_transaction
-async def _mark_sent(ids: Sequence[int], now: datetime) -> None:
-    await execute(MARK_SENT, ids=list(ids), now=_utc(now))
+    """Accepted messages become SENT, in transactions of `rows_per_write()` rows (each row's
+    compare-and-set stands alone, so they need not be one)."""
+    size, at = rows_per_write(), _utc(now)
+    chunks = (list(ids[n : n + size]) for n in range(0, len(ids), size))
+    await write_each([[(MARK_SENT, {"ids": chunk, "now": at})] for chunk in chunks])
 
 
 OUTCOME_EVENTS = (MessageEvent.RETRY, MessageEvent.REJECT, MessageEvent.RELEASE)
@@ -258,18 +293,19 @@ RECORD_ATTEMPTS = PerDialect(
     postgres=_record_attempts_sql(ATTEMPT_ROWS.postgres, IDS.postgres, "m.status"),
     sqlite=_record_attempts_sql(ATTEMPT_ROWS.sqlite, IDS.sqlite, "+m.status"),
 )
-RECORD_CHUNK = 1000
 
 
 async def record(outcomes: Sequence[Outcome], owner: str, now: datetime) -> None:
-    """Write non-SENT outcomes in ONE statement per chunk (a release, PENDING, gives the
-    attempt back). One statement, not one per row: on PostgreSQL each statement fires the
-    counter trigger, and many small ones locked counter rows in arrival order (deadlocks).
-    The chunk's failed probe calls go into the attempt history by one more statement in the
-    same transaction, only when the chunk has any (never for a success or a release that
-    sent nothing)."""
-    for start in range(0, len(outcomes), RECORD_CHUNK):
-        await _record_chunk(outcomes[start : start + RECORD_CHUNK], owner, now)
+    """Write non-SENT outcomes in ONE statement per chunk of `rows_per_write()` (a release,
+    PENDING, gives the attempt back), a transaction each. One statement, not one per row: on
+    PostgreSQL each statement fires the counter trigger, and many small ones locked counter
+    rows in arrival order (deadlocks). The chunk's failed probe calls go into the attempt
+    history by one more statement in the same transaction, only when the chunk has any (never
+    for a success or a release that sent nothing)."""
+    size = rows_per_write()
+    await write_each(
+        [_record_steps(outcomes[n : n + size], owner, now) for n in range(0, len(outcomes), size)]
+    )
 
 
 def _outcome_row(outcome: Outcome, now: datetime) -> dict[str, Any]:
@@ -285,11 +321,10 @@ def _outcome_row(outcome: Outcome, now: datetime) -> dict[str, Any]:
     return row | attempt_fields(outcome.attempt) if outcome.attempt else row
 
 
-@write_transaction
-async def _record_chunk(outcomes: Sequence[Outcome], owner: str, now: datetime) -> None:
-    if not outcomes:
-        return
+def _record_steps(outcomes: Sequence[Outcome], owner: str, now: datetime) -> Steps:
     rows, ids = json_rows(_outcome_row(o, now) for o in outcomes), [o.id for o in outcomes]
+    steps: list[tuple[Statement, dict[str, Any]]] = []
     if any(o.attempt for o in outcomes):
-        await execute(RECORD_ATTEMPTS, rows=rows, ids=ids, owner=owner)
-    await execute(RECORD, rows=rows, ids=ids, owner=owner, now=_utc(now))
+        steps.append((RECORD_ATTEMPTS, {"rows": rows, "ids": ids, "owner": owner}))
+    steps.append((RECORD, {"rows": rows, "ids": ids, "owner": owner, "now": _utc(now)}))
+    return steps

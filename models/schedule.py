@@ -11,7 +11,7 @@ from typing import Any
 from models.audience import fan_out
 from models.mailing import Mailing, MailingState, Window
 from models.message import Message, MessageStatus
-from models.sql import execute, fetch, write_transaction
+from models.sql import execute, fetch, write_statements, write_transaction
 from models.transitions import (
     NOT_FINAL,
     UNSENT,
@@ -197,11 +197,11 @@ FINISH_DONE = (
 )
 
 
-@write_transaction
 async def _sweep(sql: str, now: datetime, **params: Any) -> None:
     """Run one set-based UPDATE at the sweep's time. It locks rows in scan order, so on
-    PostgreSQL it may deadlock with a delete: retried."""
-    await execute(sql, now=now.astimezone(UTC), **params)
+    PostgreSQL it may deadlock with a delete: retried. On SQLite the write lock is held only
+    while it runs, not while a busy worker's event loop comes back to it."""
+    await write_statements((sql, {"now": now.astimezone(UTC), **params}))
 
 
 async def expire_ended(now: datetime) -> None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
 
 from models.mailing import Mailing, MailingState
 from models.message import MessageStatus
-from models.sql import db, execute, fetch, is_postgres, write_transaction
+from models.sql import Statement, fetch, is_postgres, write_statements
 from models.transitions import UNSENT, sql_list
 
 
@@ -142,7 +143,6 @@ async def counter_drift() -> list[Drift]:
     ]
 
 
-@write_transaction
 async def recount(mailing_ids: Sequence[int]) -> None:
     """Rebuild the counters of these mailings from their message rows, set-based, in one
     transaction. On PostgreSQL `mailing_stat` is locked first (SHARE ROW EXCLUSIVE conflicts
@@ -150,7 +150,6 @@ async def recount(mailing_ids: Sequence[int]) -> None:
     between the delete and the insert; on SQLite the write transaction is the lock."""
     if not mailing_ids:
         return
-    if is_postgres():
-        await db().execute_script(LOCK_COUNTERS)
-    await execute(DROP_COUNTERS, ids=list(mailing_ids))
-    await execute(RECOUNT, ids=list(mailing_ids))
+    ids = {"ids": list(mailing_ids)}
+    lock: list[tuple[Statement, dict[str, Any]]] = [(LOCK_COUNTERS, {})] if is_postgres() else []
+    await write_statements(*lock, (DROP_COUNTERS, ids), (RECOUNT, ids))

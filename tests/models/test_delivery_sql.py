@@ -13,12 +13,13 @@ from models.delivery import (
     Scope,
     _claim_sql,
     claim,
+    claim_lease,
     mark_sent,
     record,
 )
 from models.mailing import Mailing, MailingState
 from models.message import Message, MessageStatus
-from models.sql import db
+from models.sql import db, rows_per_write
 from models.transitions import MessageEvent
 from tests.support.database import BACKENDS
 
@@ -265,3 +266,53 @@ async def test_record_writes_only_under_the_same_owner_and_lease(database: str) 
     )
     assert (await Message.get(id=mine.id)).status == S.FAILED
     assert (await Message.get(id=other.id)).status == S.SENDING
+
+
+def test_each_claim_of_an_owner_gets_a_lease_of_its_own() -> None:
+    """A lease names its claim (on SQLite the claimed rows are read back by it): with the clock
+    standing still, or going back, the next claim's lease is still later than the last."""
+    first = claim_lease(NOW, 60, None)
+    assert first == NOW + timedelta(seconds=60)
+    again = claim_lease(NOW, 60, first)
+    back = claim_lease(NOW - timedelta(seconds=5), 60, again)
+    assert first < again < back
+    assert claim_lease(NOW + timedelta(seconds=1), 60, back) == NOW + timedelta(seconds=61)
+
+
+async def test_a_claim_returns_only_its_own_rows(database: str) -> None:
+    """Rows this owner claimed before, still SENDING under their own lease, are not claimed
+    (nor returned) again by the next claim."""
+    mailing = await _mailing(NOW + timedelta(hours=1))
+    await _messages(mailing, 5)
+    first_lease = claim_lease(NOW, 60, None)
+    first = await claim([Scope(mailing.id, None)], NOW, "w1", first_lease, 3)
+    second_lease = claim_lease(NOW, 60, first_lease)
+    second = await claim([Scope(mailing.id, None)], NOW, "w1", second_lease, 10)
+    assert (len(first), len(second)) == (3, 2)
+    assert not {m.id for m in first} & {m.id for m in second}
+    assert {m.lease_until for m in second} == {second_lease}
+
+
+async def test_outcomes_of_many_rows_are_written_in_transactions_of_a_bounded_size(
+    database: str,
+) -> None:
+    """More rows than one write transaction takes (SQLITE_WRITE_ROWS, POSTGRES_WRITE_ROWS):
+    every one is written all the same, SENT or retried."""
+    mailing = await _mailing(NOW + timedelta(hours=1))
+    await _messages(mailing, 2 * rows_per_write() + 3)
+    claimed = await claim([Scope(mailing.id, None)], NOW, "w1", LEASE, 2 * rows_per_write() + 3)
+    sent, retried = claimed[: rows_per_write() + 1], claimed[rows_per_write() + 1 :]
+    await mark_sent([m.id for m in sent], NOW)
+    await record(
+        [
+            Outcome(id=m.id, event=MessageEvent.RETRY, error="503", lease_until=m.lease_until)
+            for m in retried
+        ],
+        "w1",
+        NOW,
+    )
+    counts = {
+        status: await Message.filter(mailing_id=mailing.id, status=status).count()
+        for status in (S.SENT, S.RETRYING)
+    }
+    assert counts == {S.SENT: len(sent), S.RETRYING: len(retried)}

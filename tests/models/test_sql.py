@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 import sys
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -25,6 +27,8 @@ from models.sql import (
     is_lock_conflict,
     json_rows,
     render,
+    write_each,
+    write_statements,
     write_transaction,
 )
 
@@ -228,3 +232,83 @@ async def test_a_lock_held_past_the_busy_timeout_fails_as_a_lock_conflict(
         assert await _rename(mailing.id) == "t"  # the holder was killed: its write is gone
     finally:
         await fetch(f"PRAGMA busy_timeout = {before}")
+
+
+def _text_seen_by_another_connection(filename: str, mailing_id: int, text: str) -> bool:
+    """Poll the file through a connection of its own until the mailing has `text` (True) or
+    10 s passed (False). It blocks: called on the event loop, nothing else runs meanwhile."""
+    with contextlib.closing(sqlite3.connect(filename)) as own:
+        for _ in range(2000):
+            (seen,) = own.execute("SELECT text FROM mailing WHERE id = ?", [mailing_id]).fetchone()
+            if seen == text:
+                return True
+            time.sleep(0.005)
+    return False
+
+
+RENAME = "UPDATE mailing SET text = :text WHERE id = :id"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_write_commits_while_the_event_loop_that_started_it_is_busy(
+    database: str,
+) -> None:
+    """The whole transaction, BEGIN IMMEDIATE to COMMIT, runs on the connection's thread: a
+    worker's event loop busy with its sends does not keep the database's one write lock held
+    (every API mutation waited for it). Through write_transaction each statement waited for
+    the loop, so this failed: the write was not committed while the loop was blocked."""
+    conn = db()
+    assert isinstance(conn, SqliteClient)
+    mailing = await Mailing.create(text="t", start_at=datetime.now(UTC), end_at=datetime.now(UTC))
+    writing = asyncio.ensure_future(write_statements((RENAME, {"text": "new", "id": mailing.id})))
+    await asyncio.sleep(0)  # the task runs until it waits for the connection's thread
+    committed = _text_seen_by_another_connection(conn.filename, mailing.id, "new")
+    await writing
+    assert committed
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_write_each_runs_transactions_of_their_own(database: str) -> None:
+    """A failing transaction is rolled back whole and raised; those before it stay committed
+    and are not run again."""
+    a, b = [
+        await Mailing.create(text="t", start_at=datetime.now(UTC), end_at=datetime.now(UTC))
+        for _ in range(2)
+    ]
+    with pytest.raises(sqlite3.OperationalError, match="no such column"):
+        await write_each(
+            [
+                [(RENAME, {"text": "first", "id": a.id})],
+                [(RENAME, {"text": "second", "id": b.id}), ("UPDATE mailing SET nope = 1", {})],
+            ]
+        )
+    assert [(await Mailing.get(id=m.id)).text for m in (a, b)] == ["first", "t"]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_write_each_waits_for_another_process_then_writes(
+    database: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """On the connection's thread it polls for the lock, as write_transaction's begin does:
+    once the other process commits, every transaction is written, none failed and re-run, and
+    the connection's busy timeout is what it was."""
+    a, b = [
+        await Mailing.create(text="t", start_at=datetime.now(UTC), end_at=datetime.now(UTC))
+        for _ in range(2)
+    ]
+    before = await busy_timeout()
+    async with lock_held_by_another_process() as holder:
+        writing = asyncio.ensure_future(
+            write_each(
+                [[(RENAME, {"text": "mine", "id": m.id})] for m in (a, b)],
+            )
+        )
+        await asyncio.sleep(0)
+        assert not writing.done()
+        assert holder.stdin
+        holder.stdin.write(b"commit\n")
+        await holder.stdin.drain()
+        await writing
+    assert [(await Mailing.get(id=m.id)).text for m in (a, b)] == ["mine", "mine"]
+    assert await busy_timeout() == before > 0
+    assert "lock conflict" not in caplog.text
