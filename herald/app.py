@@ -54,7 +54,6 @@ from herald import db, tree
 from herald.clock import utc_now
 from herald.events import Notifier, publish
 from herald.export import ExportRoute
-from herald.loop import settle_heap
 from herald.settings import Settings
 from jobs.probe import ProbeClient
 from jobs.probe_once import probe_sender
@@ -526,7 +525,6 @@ def create_app(state: AppState) -> ASGIApp:
                 stack.push_async_callback(state.token_usage.aclose)  # before the disconnect
             if state.delivery:
                 await stack.enter_async_context(delivery(state))
-            settle_heap()
             yield
 
     app = Starlette(

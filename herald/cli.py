@@ -153,6 +153,7 @@ def serve(args: argparse.Namespace) -> None:
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await super().startup(sockets=sockets)
             if not self.should_exit:
+                settle_heap()  # the app has started: what exists now lives as long as it
                 log.info("%s", listening)
 
     server = Server(config)

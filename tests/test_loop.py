@@ -25,3 +25,20 @@ def test_uvloop_where_installed() -> None:
 def test_asyncio_without_uvloop(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "uvloop", None)  # what an install without the wheel sees
     assert loop_factory() is asyncio.new_event_loop
+
+
+def test_settle_heap_moves_what_exists_out_of_the_collectors_view() -> None:
+    """What a process built at start-up is frozen: a full collection no longer walks it."""
+    import gc
+
+    from herald.loop import settle_heap
+
+    kept = [{"built": n} for n in range(1000)]
+    gc.unfreeze()
+    try:
+        assert any(o is kept for o in gc.get_objects())
+        settle_heap()
+        assert gc.get_freeze_count() >= len(kept)
+        assert all(o is not kept for o in gc.get_objects())  # no generation holds it
+    finally:
+        gc.unfreeze()
