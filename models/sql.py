@@ -233,11 +233,12 @@ async def _retrying(name: str, once: Callable[[], Awaitable[T]]) -> T:
             if attempt == WRITE_ATTEMPTS or not is_lock_conflict(exc):
                 raise
             log.warning(
-                "lock conflict in %s, retrying (attempt %d of %d): %s",
+                "lock conflict in %s, retrying (attempt %d of %d): %s%s",
                 name,
                 attempt + 1,
                 WRITE_ATTEMPTS,
                 exc,
+                _detail(exc),
             )
         delay = RETRY_BASE_SECONDS * 2 ** (attempt - 1)
         await asyncio.sleep(delay * (0.5 + random.random() / 2))  # noqa: S311 - jitter
@@ -375,21 +376,40 @@ def _begin_immediate(raw: sqlite3.Connection, wait_seconds: float) -> None:
 def is_lock_conflict(exc: BaseException) -> bool:
     """A deadlock/serialization failure or a busy SQLite database, however tortoise wrapped it
     (asyncpg's errors carry a `sqlstate`; tortoise wraps sqlite3's in its own exceptions)."""
-    seen: set[int] = set()
-    pending: list[object] = [exc]
-    while pending:
-        error = pending.pop()
-        if not isinstance(error, BaseException) or id(error) in seen:
-            continue
-        seen.add(id(error))
+    for error in _chain(exc):
         if getattr(error, "sqlstate", None) in RETRY_SQLSTATES:
             return True
         if isinstance(error, sqlite3.OperationalError) and (
             "locked" in str(error) or "busy" in str(error)
         ):
             return True
-        pending.extend([error.__cause__, error.__context__, *error.args])
     return False
+
+
+def _detail(exc: BaseException) -> str:
+    """PostgreSQL's DETAIL of a lock conflict, for the log: which processes waited for which
+    locks (process and transaction ids, tuple positions; never a value), so that a deadlock
+    can be traced to the statements that took their locks in opposite orders."""
+    for error in _chain(exc):
+        if detail := getattr(error, "detail", None):
+            return f" ({detail})"
+    return ""
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The exception, its causes and contexts, and exceptions among its args (tortoise wraps
+    the driver's errors in its own)."""
+    seen: set[int] = set()
+    found: list[BaseException] = []
+    pending: list[object] = [exc]
+    while pending:
+        error = pending.pop()
+        if not isinstance(error, BaseException) or id(error) in seen:
+            continue
+        seen.add(id(error))
+        found.append(error)
+        pending.extend([error.__cause__, error.__context__, *error.args])
+    return found
 
 
 def _begin_write(conn: BaseDBAsyncClient) -> TransactionContext:

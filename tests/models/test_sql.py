@@ -31,6 +31,7 @@ from models.sql import (
     write_statements,
     write_transaction,
 )
+from tests.support.database import BACKENDS
 
 CASES: list[tuple[str, dict[str, Any], str, str, list[Any]]] = [
     # sql, params, PostgreSQL text, SQLite text, values
@@ -312,3 +313,29 @@ async def test_write_each_waits_for_another_process_then_writes(
     assert [(await Mailing.get(id=m.id)).text for m in (a, b)] == ["mine", "mine"]
     assert await busy_timeout() == before > 0
     assert "lock conflict" not in caplog.text
+
+
+if "postgres" in BACKENDS:  # row locks exist only on PostgreSQL
+
+    @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+    async def test_a_deadlock_is_retried_and_logged_with_postgres_detail(
+        database: str, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """Two write transactions that lock two rows in opposite orders: PostgreSQL aborts one,
+        it is re-run and commits, and its log line carries the DETAIL naming the processes and
+        locks (what a deadlock's cause is found from)."""
+        now = datetime.now(UTC)
+        a, b = [await Mailing.create(text="t", start_at=now, end_at=now) for _ in range(2)]
+        first_locked = {a.id: asyncio.Event(), b.id: asyncio.Event()}
+
+        @write_transaction
+        async def cross(mine: int, theirs: int) -> None:
+            await Mailing.filter(id=mine).update(text=f"by {mine}")
+            first_locked[mine].set()
+            await first_locked[theirs].wait()  # both hold their first row: a cycle next
+            await Mailing.filter(id=theirs).update(text=f"by {mine}")
+
+        await asyncio.wait_for(asyncio.gather(cross(a.id, b.id), cross(b.id, a.id)), timeout=30)
+        retried = [r.getMessage() for r in caplog.records if "lock conflict" in r.getMessage()]
+        assert len(retried) == 1, retried
+        assert "deadlock detected" in retried[0] and "waits for" in retried[0]
