@@ -20,7 +20,7 @@ from typing import Any
 
 from herald import db
 from models.client import delete_client
-from models.delivery import IDS, MARK_SENT, Scope, _claim_sql, claim
+from models.delivery import CLAIMED_SQLITE, IDS, MARK_SENT, Scope, _claim_sql, claim
 from models.mailing import Mailing, MailingState
 from models.message import Message
 from models.sql import LOCK_CLIENT_MESSAGES, dialect, for_dialect, is_postgres, render
@@ -47,6 +47,10 @@ def statements(table: Table, now: datetime) -> dict[str, tuple[str, list[Any]]]:
     ):
         sql, picks = _claim_sql([scope], 500, is_postgres())
         out[name] = render(sql, dialect(), now=now, owner="w", lease_until=lease, **picks)
+    if not is_postgres():
+        out["claim: its rows read back (SQLite)"] = render(
+            CLAIMED_SQLITE, dialect(), mailings=[table.running], owner="w", lease_until=lease
+        )
     ids = list(range(1000, 1150))
     out["mark_sent (150 ids)"] = render(for_dialect(MARK_SENT), dialect(), ids=ids, now=now)
     unsent = [s.value for s in UNSENT]

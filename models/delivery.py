@@ -127,8 +127,8 @@ CLAIM = PerDialect(
 CLAIMED_SQLITE = (
     f"SELECT {CLAIMED_COLUMNS} FROM message WHERE mailing_id IN (:mailings)"
     f" AND status = '{target_of(MessageEvent.CLAIM).value}'"
-    " AND lease_owner = :owner AND lease_until = :lease_until ORDER BY id"
-)
+    " AND lease_owner = :owner AND lease_until = :lease_until"
+)  # no ORDER BY: SQLite would then walk every message of the mailing by (mailing_id, id)
 
 
 def _claim_sql(scopes: Sequence[Scope], limit: int, postgres: bool) -> tuple[str, dict[str, Any]]:
