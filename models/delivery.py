@@ -207,6 +207,8 @@ MARK_SENT = PerDialect(
 async def mark_sent(ids: Sequence[int], now: datetime) -> None:
     """Accepted messages become SENT, in transactions of `rows_per_write()` rows (each row's
     compare-and-set stands alone, so they need not be one)."""
+    if not ids:
+        return
     size, at = rows_per_write(), _utc(now)
     chunks = (list(ids[n : n + size]) for n in range(0, len(ids), size))
     await write_each([[(MARK_SENT, {"ids": chunk, "now": at})] for chunk in chunks])
@@ -302,6 +304,8 @@ async def record(outcomes: Sequence[Outcome], owner: str, now: datetime) -> None
     rows in arrival order (deadlocks). The chunk's failed probe calls go into the attempt
     history by one more statement in the same transaction, only when the chunk has any (never
     for a success or a release that sent nothing)."""
+    if not outcomes:
+        return
     size = rows_per_write()
     await write_each(
         [_record_steps(outcomes[n : n + size], owner, now) for n in range(0, len(outcomes), size)]

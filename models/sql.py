@@ -281,7 +281,9 @@ async def write_each(transactions: Sequence[Steps]) -> None:
     is held only while SQLite works. The wait for the lock polls as `_poll_begin` does, on that
     thread (this process's queries queue behind it either way: the connection is one). A
     sqlite3 error is raised as it is, not translated into tortoise's. Inside an enclosing
-    transaction the statements join it."""
+    transaction the statements join it. No transactions: nothing is done, no round trip."""
+    if not transactions:
+        return
     conn = db()
     if not isinstance(conn, SqliteClient) or isinstance(conn, TransactionalDBClient):
         for steps in transactions:

@@ -17,6 +17,7 @@ import pytest
 from tortoise.backends.sqlite.client import SqliteClient
 
 import models.sql as sql_module
+from models.delivery import mark_sent, record
 from models.mailing import Mailing
 from models.sql import (
     POSTGRES,
@@ -339,3 +340,17 @@ if "postgres" in BACKENDS:  # row locks exist only on PostgreSQL
         retried = [r.getMessage() for r in caplog.records if "lock conflict" in r.getMessage()]
         assert len(retried) == 1, retried
         assert "deadlock detected" in retried[0] and "waits for" in retried[0]
+
+
+async def test_write_each_with_nothing_to_write_touches_no_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The worker's flush writes every 50 ms, mostly nothing at all: no round trip then."""
+
+    def no_connection() -> None:
+        pytest.fail("write_each asked for a connection with nothing to write")
+
+    monkeypatch.setattr(sql_module, "db", no_connection)
+    await write_each([])
+    await mark_sent([], datetime.now(UTC))
+    await record([], "w1", datetime.now(UTC))
