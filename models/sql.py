@@ -16,7 +16,7 @@ import random
 import re
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
@@ -270,15 +270,15 @@ async def write_statements(*steps: tuple[Statement, Mapping[str, Any]]) -> None:
 
 
 async def write_each(transactions: Sequence[Steps]) -> None:
-    """Run each list of named statements as a write transaction of its own, one after the
-    other (each is retried on a lock conflict as write_transaction's are).
+    """Run each list of named statements (none empty) as a write transaction of its own, one
+    after the other (each is retried on a lock conflict as write_transaction's are).
 
     On SQLite all of them run in one call on the connection's thread, each from BEGIN
     IMMEDIATE to COMMIT, with the lock left free for WRITE_GAP_SECONDS between two. Through
     write_transaction every statement is a round trip through the event loop while the
     database's one write lock is held, and a worker's loop busy with 512 requests in flight took
     40 ms (p50) to 200 ms to come back to it: every API mutation waited that long. Here the lock
-    is held only while SQLite works. The wait for the lock polls as `_poll_begin` does, on that
+    is held only while SQLite works. The wait for the lock polls (`_begin_immediate`) on that
     thread (this process's queries queue behind it either way: the connection is one). A
     sqlite3 error is raised as it is, not translated into tortoise's. Inside an enclosing
     transaction the statements join it. No transactions: nothing is done, no round trip."""
@@ -298,13 +298,18 @@ async def write_each(transactions: Sequence[Steps]) -> None:
         nonlocal remaining
         async with conn.acquire_connection() as connection:
             try:
-                await connection._execute(_sqlite_transactions, connection._conn, remaining)
+                await _on_thread(connection, _sqlite_transactions, remaining)
             except _Unfinished as unfinished:  # those before it are committed: not re-run
                 remaining = remaining[unfinished.done :]
                 raise unfinished.error from None
 
-    first = remaining[0][0][0] if remaining and remaining[0] else ""
-    await _retrying(f"write_each({_statement_name(first)} …)", once)
+    await _retrying(f"write_each({_statement_name(remaining[0][0][0])} …)", once)
+
+
+async def _on_thread(connection: Any, call: Callable[..., None], *args: Any) -> None:
+    """`call(the sqlite3 connection, *args)` on an aiosqlite connection's own thread, in one
+    round trip (aiosqlite has no public way to run a function there)."""
+    await connection._execute(call, connection._conn, *args)
 
 
 class _Unfinished(Exception):
@@ -344,10 +349,8 @@ def _sqlite_transactions(
 def _sqlite_transaction(raw: sqlite3.Connection, steps: list[tuple[str, list[Any]]]) -> None:
     # Inside the transaction only its statements and COMMIT: each call gives the GIL up and
     # must get it back from a busy event loop, while the write lock is held.
-    (busy_ms,) = raw.execute("PRAGMA busy_timeout").fetchone()
-    raw.execute("PRAGMA busy_timeout = 0")
-    try:
-        _begin_immediate(raw, busy_ms / 1000)
+    with _busy_timeout_off(raw) as wait_seconds:
+        _begin_immediate(raw, wait_seconds)
         try:
             for text, values in steps:
                 raw.execute(text, values)
@@ -356,12 +359,24 @@ def _sqlite_transaction(raw: sqlite3.Connection, steps: list[tuple[str, list[Any
             if raw.in_transaction:
                 raw.execute("ROLLBACK")
             raise
+
+
+@contextlib.contextmanager
+def _busy_timeout_off(raw: sqlite3.Connection) -> Iterator[float]:
+    """The connection's busy timeout off while beginning polls for the lock (it would sleep
+    in SQLite's coarse handler instead), given back after; yields it in seconds, the wait's
+    bound."""
+    (busy_ms,) = raw.execute("PRAGMA busy_timeout").fetchone()
+    raw.execute("PRAGMA busy_timeout = 0")
+    try:
+        yield busy_ms / 1000
     finally:
         raw.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
 
 
 def _begin_immediate(raw: sqlite3.Connection, wait_seconds: float) -> None:
-    """`_poll_begin` on the connection's thread."""
+    """BEGIN IMMEDIATE on the connection's thread, tried every BEGIN_POLL_SECONDS until it
+    gets the lock or `wait_seconds` have passed (then the lock conflict is raised)."""
     deadline = time.monotonic() + wait_seconds  # bounds the wait only
     pause, longest = BEGIN_POLL_SECONDS
     while True:
@@ -373,6 +388,14 @@ def _begin_immediate(raw: sqlite3.Connection, wait_seconds: float) -> None:
                 raise
         time.sleep(pause)
         pause = min(longest, pause * 2)
+
+
+def _begin_alone(raw: sqlite3.Connection) -> None:
+    """write_transaction's begin, on the connection's thread: end any implicit transaction
+    (as tortoise does), then begin IMMEDIATE as write_each's transactions do."""
+    raw.commit()
+    with _busy_timeout_off(raw) as wait_seconds:
+        _begin_immediate(raw, wait_seconds)
 
 
 def is_lock_conflict(exc: BaseException) -> bool:
@@ -430,36 +453,16 @@ def _begin_write(conn: BaseDBAsyncClient) -> TransactionContext:
 # Waiting for the write lock. SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20, 25 … ms
 # between tries, so a waiter wakes up to twice as late as the lock is given back (a lock held
 # 20 ms costs 33 ms, one held 55 ms costs 78). Beginning polls instead, every 1 ms growing to
-# 4 ms, with the connection's busy timeout off for that one statement, for as long as the busy
-# timeout would have waited. (The event loop's clock is monotonic; it only bounds the wait.)
+# 2 ms, with the connection's busy timeout off for those tries, for as long as the busy
+# timeout would have waited (`_begin_immediate`). It runs on the connection's thread in one
+# call, for write_transaction as for write_each: a busy event loop delays neither the tries
+# nor the moment the lock is taken.
 BEGIN_POLL_SECONDS = (0.001, 0.002)
 
 
 class _ImmediateTransaction(SqliteTransactionWrapper):
     async def begin(self) -> None:
-        await self._connection.commit()  # as tortoise does: end any implicit transaction
-        row = await (await self._connection.execute("PRAGMA busy_timeout")).fetchone()
-        busy_ms = int(row[0]) if row else 0
-        await self._connection.execute("PRAGMA busy_timeout = 0")
-        try:
-            await _poll_begin(self._connection, busy_ms / 1000)
-        finally:
-            await self._connection.execute(f"PRAGMA busy_timeout = {busy_ms}")
-
-
-async def _poll_begin(connection: Any, wait_seconds: float) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + wait_seconds
-    pause, longest = BEGIN_POLL_SECONDS
-    while True:
-        try:
-            await connection.execute("BEGIN IMMEDIATE")
-            return
-        except sqlite3.OperationalError as exc:
-            if not is_lock_conflict(exc) or loop.time() >= deadline:
-                raise
-        await asyncio.sleep(pause)
-        pause = min(longest, pause * 2)
+        await _on_thread(self._connection, _begin_alone)
 
 
 class _ImmediateContext(SqliteTransactionContext):

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import sqlite3
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -173,6 +174,19 @@ async def busy_timeout() -> int:
     return int(next(iter(row.values())))
 
 
+def polling(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """Set once beginning found the lock taken and pauses before trying again (the pause runs
+    on the connection's thread, so the event is a thread's)."""
+    polled = threading.Event()
+
+    def pause(seconds: float) -> None:
+        polled.set()
+        time.sleep(seconds)
+
+    monkeypatch.setattr(sql_module, "time", SimpleNamespace(sleep=pause, monotonic=time.monotonic))
+    return polled
+
+
 @write_transaction
 async def _rename(mailing_id: int) -> str:
     """Read, then write, in one write transaction: what it read comes back."""
@@ -190,21 +204,10 @@ async def test_a_write_transaction_waits_for_another_process_then_begins(
     timeout is the same afterwards."""
     mailing = await Mailing.create(text="t", start_at=datetime.now(UTC), end_at=datetime.now(UTC))
     before = await busy_timeout()
-    polled = asyncio.Event()
-    real_sleep = asyncio.sleep
-
-    async def pause(seconds: float) -> None:
-        polled.set()  # it found the lock taken and waits to try again
-        await real_sleep(seconds)
-
-    monkeypatch.setattr(
-        sql_module,
-        "asyncio",
-        SimpleNamespace(sleep=pause, get_running_loop=asyncio.get_running_loop),
-    )
+    polled = polling(monkeypatch)
     async with lock_held_by_another_process() as holder:
         waiting = asyncio.ensure_future(_rename(mailing.id))
-        await asyncio.wait_for(polled.wait(), timeout=10)
+        assert await asyncio.to_thread(polled.wait, 10)
         assert not waiting.done()
         assert holder.stdin
         holder.stdin.write(b"commit\n")
@@ -236,16 +239,11 @@ async def test_a_lock_held_past_the_busy_timeout_fails_as_a_lock_conflict(
         await fetch(f"PRAGMA busy_timeout = {before}")
 
 
-def _text_seen_by_another_connection(filename: str, mailing_id: int, text: str) -> bool:
-    """Poll the file through a connection of its own until the mailing has `text` (True) or
-    10 s passed (False). It blocks: called on the event loop, nothing else runs meanwhile."""
+def _text_of(filename: str, mailing_id: int) -> str:
+    """The mailing's text as a connection of its own sees it (what is committed)."""
     with contextlib.closing(sqlite3.connect(filename)) as own:
-        for _ in range(2000):
-            (seen,) = own.execute("SELECT text FROM mailing WHERE id = ?", [mailing_id]).fetchone()
-            if seen == text:
-                return True
-            time.sleep(0.005)
-    return False
+        (text,) = own.execute("SELECT text FROM mailing WHERE id = ?", [mailing_id]).fetchone()
+        return str(text)
 
 
 RENAME = "UPDATE mailing SET text = :text WHERE id = :id"
@@ -253,7 +251,7 @@ RENAME = "UPDATE mailing SET text = :text WHERE id = :id"
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_a_write_commits_while_the_event_loop_that_started_it_is_busy(
-    database: str,
+    database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The whole transaction, BEGIN IMMEDIATE to COMMIT, runs on the connection's thread: a
     worker's event loop busy with its sends does not keep the database's one write lock held
@@ -262,11 +260,23 @@ async def test_a_write_commits_while_the_event_loop_that_started_it_is_busy(
     conn = db()
     assert isinstance(conn, SqliteClient)
     mailing = await Mailing.create(text="t", start_at=datetime.now(UTC), end_at=datetime.now(UTC))
+    entered, returned = threading.Event(), threading.Event()
+    transactions = sql_module._sqlite_transactions
+
+    def observed(*args: Any) -> None:  # on the connection's thread
+        entered.set()
+        try:
+            transactions(*args)
+        finally:
+            returned.set()
+
+    monkeypatch.setattr(sql_module, "_sqlite_transactions", observed)
     writing = asyncio.ensure_future(write_statements((RENAME, {"text": "new", "id": mailing.id})))
-    await asyncio.sleep(0)  # the task runs until it waits for the connection's thread
-    committed = _text_seen_by_another_connection(conn.filename, mailing.id, "new")
+    assert await asyncio.to_thread(entered.wait, 10)  # handed to the connection's thread
+    finished = returned.wait(10)  # blocks the event loop meanwhile
+    committed = _text_of(conn.filename, mailing.id) == "new"
     await writing
-    assert committed
+    assert finished and committed
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -289,7 +299,7 @@ async def test_write_each_runs_transactions_of_their_own(database: str) -> None:
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_write_each_waits_for_another_process_then_writes(
-    database: str, caplog: pytest.LogCaptureFixture
+    database: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """On the connection's thread it polls for the lock, as write_transaction's begin does:
     once the other process commits, every transaction is written, none failed and re-run, and
@@ -299,13 +309,14 @@ async def test_write_each_waits_for_another_process_then_writes(
         for _ in range(2)
     ]
     before = await busy_timeout()
+    polled = polling(monkeypatch)
     async with lock_held_by_another_process() as holder:
         writing = asyncio.ensure_future(
             write_each(
                 [[(RENAME, {"text": "mine", "id": m.id})] for m in (a, b)],
             )
         )
-        await asyncio.sleep(0)
+        assert await asyncio.to_thread(polled.wait, 10)  # it found the lock taken
         assert not writing.done()
         assert holder.stdin
         holder.stdin.write(b"commit\n")
