@@ -6,6 +6,7 @@ without any measurement small."""
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, insort
 from collections import deque
 
 SAMPLES = 256
@@ -14,15 +15,20 @@ INITIAL_WINDOW = 16
 
 
 class RoundTrips:
-    """The last SAMPLES round trips of the probe, in seconds."""
+    """The last SAMPLES round trips of the probe, in seconds, kept in arrival order and in
+    sorted order: every send asks for the percentile and nearly every answer adds one, so
+    sorting the window on each ask (256 floats, ~8 µs) cost more than the rest of a send's
+    bookkeeping; an insertion and a removal by bisection keep it sorted at ~1 µs each."""
 
     def __init__(self, size: int = SAMPLES) -> None:
         self._samples: deque[float] = deque(maxlen=size)
-        self._sorted: list[float] | None = None
+        self._sorted: list[float] = []
 
     def observe(self, seconds: float) -> None:
+        if len(self._samples) == self._samples.maxlen:  # the oldest leaves both orders
+            del self._sorted[bisect_left(self._sorted, self._samples[0])]
         self._samples.append(seconds)
-        self._sorted = None
+        insort(self._sorted, seconds)
 
     @property
     def known(self) -> bool:
@@ -31,10 +37,8 @@ class RoundTrips:
     def percentile(self, q: float = PERCENTILE) -> float:
         """The q-quantile (nearest rank) of recent round trips; 0 with no measurement yet. A
         mean would let half the answers arrive after the end: a high percentile does not."""
-        if not self._samples:
+        if not self._sorted:
             return 0.0
-        if self._sorted is None:
-            self._sorted = sorted(self._samples)
         rank = max(0, math.ceil(q * len(self._sorted)) - 1)
         return self._sorted[rank]
 
