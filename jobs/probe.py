@@ -17,6 +17,8 @@ from typing import Protocol
 
 import aiohttp
 
+from jobs.audit import audit
+
 log = logging.getLogger("herald.probe")
 
 _PERMANENT = frozenset({400, 404, 422})
@@ -305,4 +307,4 @@ class ProbeClient:
             outcome=outcome,
         )
         detail = "ok" if error is None else error.message
-        log.log(level, "probe send %s attempt %s: %s", msg_id, attempt, detail, extra=extra)
+        audit(log, level, "probe send %s attempt %s: %s", (msg_id, attempt, detail), extra)
