@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime
 
 import pytest
 
@@ -40,3 +41,22 @@ def test_text_format_shows_fields() -> None:
     record.mailing_id = 12
     assert TextFormatter().format(record).endswith("sent [mailing_id=12]")
     assert json.loads(JsonFormatter().format(record))["mailing_id"] == 12
+
+
+@pytest.mark.parametrize(
+    "created",
+    # within a second, the next second, a second seen before, a date change, the epoch
+    [1765100000.123456, 1765100000.9994, 1765100001.0, 1765100000.5, 1767225599.999, 0.0],
+)
+def test_json_timestamp_is_utc_iso_to_the_millisecond(created: float) -> None:
+    formatter = JsonFormatter()
+    formatter.format(logging.LogRecord("herald", logging.INFO, "", 0, "earlier", None, None))
+    for _ in range(2):  # rendered, then from the second's cache
+        record = logging.LogRecord("herald", logging.INFO, "", 0, "at", None, None)
+        record.created, record.msecs = created, int((created - int(created)) * 1000)
+        expected = datetime.fromtimestamp(int(created), UTC).replace(
+            microsecond=int(record.msecs) * 1000
+        )
+        assert json.loads(formatter.format(record))["ts"] == expected.isoformat(
+            timespec="milliseconds"
+        )
