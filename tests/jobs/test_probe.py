@@ -13,6 +13,7 @@ from email.utils import format_datetime
 
 import pytest
 
+import jobs.probe as probe_module
 from jobs.probe import (
     AiohttpTransport,
     ProbeClient,
@@ -347,3 +348,34 @@ async def test_real_transport_connection_refused() -> None:
         assert TOKEN not in str(info.value)
     finally:
         await client.close()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"code": 0, "message": "OK"}',
+        b'  \r\n{"code":0}\n',
+        b'\xef\xbb\xbf{"code": 0}',  # a UTF-8 byte order mark
+        '{"code": 0, "message": "ÿ"}'.encode("utf-16"),
+        '{"code": 0, "message": "é"}'.encode("utf-32-le"),
+        b'{"code": 0} {"code": 1}',  # extra data
+        b'{"code": 0} x',
+        b'{"code": NaN}',
+        b'{"code": 0, "code": 1}',
+        b'"\\ud800"',
+        b"\xff\xfe\x00",
+        b"\x00{",
+        b"",
+        b"   ",
+        b"[1, 2",
+        b'{"a": {"b": [1, 2.5, null, true]}}',
+    ],
+)
+def test_a_body_parses_as_json_loads_parses_it(body: bytes) -> None:
+    try:
+        expected: object = json.loads(body)
+    except ValueError:
+        with pytest.raises(ValueError):
+            probe_module._json(body)
+        return
+    assert repr(probe_module._json(body)) == repr(expected)  # repr: NaN equals itself
