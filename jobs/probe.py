@@ -10,10 +10,9 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import aiohttp
 
@@ -74,15 +73,13 @@ class TransportError(Exception):
     """A network-level failure (connection refused/reset, DNS, protocol error)."""
 
 
-@dataclass(frozen=True, slots=True)
-class RawResponse:
+class RawResponse(NamedTuple):
     status: int
     headers: Mapping[str, str]
     body: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class ProbeResult:
+class ProbeResult(NamedTuple):  # one per message sent: cheaper than a frozen dataclass
     status: int
     latency: float
 

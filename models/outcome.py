@@ -8,6 +8,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import NamedTuple
 
 from models.attempts import Attempt, ErrorClass
 from models.mailing import Window
@@ -27,10 +28,11 @@ class Answer(StrEnum):
     ERROR = "error"  # a bug of ours while sending: retried like a transient failure
 
 
-@dataclass(frozen=True)
-class Tried:
+class Tried(NamedTuple):
     """A probe call's answer as the send loop saw it, and what the attempt history keeps of
-    it (`outcome`: the metrics' label, also the error class of a failed attempt)."""
+    it (`outcome`: the metrics' label, also the error class of a failed attempt). This and
+    Decision are made once per message sent: NamedTuples, immutable at a third of a frozen
+    dataclass's cost."""
 
     answer: Answer
     outcome: str
@@ -58,8 +60,7 @@ class RetryPolicy:
     backoff_cap: float
 
 
-@dataclass(frozen=True, kw_only=True)
-class Decision:
+class Decision(NamedTuple):
     event: MessageEvent
     at: datetime | None = None  # when it may be claimed again (None: now)
     error: str | None = None
