@@ -20,7 +20,7 @@ from tortoise.exceptions import DBConnectionError
 
 from herald import db
 from herald.clock import utc_now
-from herald.loop import loop_factory, settle_heap
+from herald.loop import WORKER_YOUNG_GENERATION, loop_factory, settle_heap
 from herald.settings import Settings, SettingsError, environment
 from herald.startup import Refused, claim
 from herald.token_table import revoked_line, token_table
@@ -232,7 +232,7 @@ def worker(args: argparse.Namespace) -> None:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):  # a stop is a drain, then exit 0
                 loop.add_signal_handler(sig, _stopping(delivery.stop, sig))
-            settle_heap()
+            settle_heap(young=WORKER_YOUNG_GENERATION)  # herald/loop.py says why
             await delivery.run()
         finally:
             await db.disconnect()

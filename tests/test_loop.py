@@ -42,3 +42,19 @@ def test_settle_heap_moves_what_exists_out_of_the_collectors_view() -> None:
         assert all(o is not kept for o in gc.get_objects())  # no generation holds it
     finally:
         gc.unfreeze()
+
+
+def test_settle_heap_sets_the_young_generation_threshold_when_asked() -> None:
+    import gc
+
+    from herald.loop import WORKER_YOUNG_GENERATION, settle_heap
+
+    before = gc.get_threshold()
+    try:
+        settle_heap()
+        assert gc.get_threshold() == before  # the API's: unchanged
+        settle_heap(young=WORKER_YOUNG_GENERATION)
+        assert gc.get_threshold() == (WORKER_YOUNG_GENERATION, *before[1:])
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
