@@ -16,6 +16,7 @@ import logging
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from typing import TextIO
 
 FIELDS = (
@@ -50,6 +51,16 @@ def _fields(record: logging.LogRecord) -> dict[str, object]:
     return {name: found[name] for name in FIELDS if name in found}
 
 
+def _known(fields: Mapping[str, object]) -> dict[str, object]:
+    """The FIELDS among an audit line's fields, in FIELDS order (as `_fields` finds them on
+    a record made with `extra=fields`)."""
+    return {name: fields[name] for name in FIELDS if name in fields}
+
+
+def _msecs(created: float) -> int:
+    return int((created - int(created)) * 1000)  # as LogRecord computes `msecs`
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line. The timestamp is ISO 8601 in UTC to the millisecond (the
     record's own `msecs`); its date and time of day are rendered once per second, not per
@@ -59,17 +70,17 @@ class JsonFormatter(logging.Formatter):
         super().__init__()
         self._second: tuple[int, str] = (-1, "")
 
-    def timestamp(self, record: logging.LogRecord) -> str:
-        second = int(record.created)
+    def timestamp(self, created: float, msecs: float) -> str:
+        second = int(created)
         cached, text = self._second
         if cached != second:
             text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
             self._second = (second, text)
-        return f"{text}.{int(record.msecs):03d}+00:00"
+        return f"{text}.{int(msecs):03d}+00:00"
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, object] = {
-            "ts": self.timestamp(record),
+            "ts": self.timestamp(record.created, record.msecs),
             "level": record.levelname,
             "logger": record.name,
             "msg": record.getMessage(),
@@ -77,6 +88,19 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
+        return _ENCODER.encode(line)
+
+    def render(
+        self, name: str, level: int, created: float, message: str, fields: Mapping[str, object]
+    ) -> str:
+        """The line `format` makes of a record with these values and no exception."""
+        line: dict[str, object] = {
+            "ts": self.timestamp(created, _msecs(created)),
+            "level": logging.getLevelName(level),
+            "logger": name,
+            "msg": message,
+            **_known(fields),
+        }
         return _ENCODER.encode(line)
 
 
@@ -89,10 +113,26 @@ class TextFormatter(logging.Formatter):
         extra = " ".join(f"{k}={v}" for k, v in _fields(record).items())
         return f"{text} [{extra}]" if extra else text
 
+    def render(
+        self, name: str, level: int, created: float, message: str, fields: Mapping[str, object]
+    ) -> str:
+        """The line `format` makes of a record with these values and no exception."""
+        asctime = self.default_msec_format % (  # type: ignore[operator]  # set by Formatter
+            time.strftime(self.default_time_format, self.converter(created)),
+            _msecs(created),
+        )
+        text = f"{asctime} {logging.getLevelName(level):<7} {name}: {message}"
+        extra = " ".join(f"{k}={v}" for k, v in _known(fields).items())
+        return f"{text} [{extra}]" if extra else text
+
 
 class BulkStreamHandler(logging.StreamHandler[TextIO]):
     """A StreamHandler that lets the records of BULK loggers (INFO and below) wait up to
-    BULK_DELAY seconds, to be written with one write and one flush."""
+    BULK_DELAY seconds, to be written with one write and one flush.
+
+    It also writes the probe's audit lines without a LogRecord (`audit_line`, called by
+    jobs/audit.py when this handler is the only place such a record would go): the same
+    line, made from the values themselves."""
 
     def __init__(self, stream: TextIO) -> None:
         super().__init__(stream)
@@ -105,9 +145,23 @@ class BulkStreamHandler(logging.StreamHandler[TextIO]):
         except Exception:
             self.handleError(record)
             return
+        self._queue(line, record.name in BULK and record.levelno <= logging.INFO)
+
+    def audit_line(
+        self, name: str, level: int, created: float, message: str, fields: Mapping[str, object]
+    ) -> bool:
+        """Write the line a record of these values would make; False (nothing written) when
+        this handler's formatter cannot make it without a record."""
+        render = getattr(self.formatter, "render", None)
+        if render is None:
+            return False
+        line = render(name, level, created, message, fields) + self.terminator
+        self._queue(line, name in BULK and level <= logging.INFO)
+        return True
+
+    def _queue(self, line: str, bulk: bool) -> None:
         with self.lock:  # type: ignore[union-attr]  # created by Handler.__init__
             self._waiting.append(line)
-            bulk = record.name in BULK and record.levelno <= logging.INFO
             if not bulk or len(self._waiting) >= BULK_LINES:
                 self._write()
             elif self._timer is None:
