@@ -15,23 +15,15 @@ import pytest
 
 from herald.logging import BulkStreamHandler, JsonFormatter, TextFormatter
 from jobs.audit import audit
+from tests.support.logs import ListHandler
 
 FIELDS = {"mailing_id": 7, "message_id": 70, "attempt": 2, "latency_ms": 1.5, "outcome": "sent"}
 SOURCE = {"pathname", "filename", "module", "lineno", "funcName"}
 
 
-class Keep(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
 @pytest.fixture
-def kept() -> Iterator[tuple[logging.Logger, Keep]]:
-    logger, keep = logging.getLogger("herald.test_audit"), Keep()
+def kept() -> Iterator[tuple[logging.Logger, ListHandler]]:
+    logger, keep = logging.getLogger("herald.test_audit"), ListHandler()
     logger.addHandler(keep)
     logger.setLevel(logging.DEBUG)
     logger.propagate = False
@@ -39,7 +31,7 @@ def kept() -> Iterator[tuple[logging.Logger, Keep]]:
     logger.removeHandler(keep)
 
 
-def both(logger: logging.Logger, keep: Keep, level: int) -> tuple[logging.LogRecord, ...]:
+def both(logger: logging.Logger, keep: ListHandler, level: int) -> tuple[logging.LogRecord, ...]:
     logger.log(level, "probe send %s attempt %s: %s", 70, 2, "ok", extra=FIELDS)
     audit(logger, level, "probe send %s attempt %s: %s", (70, 2, "ok"), FIELDS)
     return tuple(keep.records[-2:])
@@ -47,7 +39,7 @@ def both(logger: logging.Logger, keep: Keep, level: int) -> tuple[logging.LogRec
 
 @pytest.mark.parametrize("level", [logging.INFO, logging.WARNING])
 def test_the_record_has_every_attribute_of_a_logged_one(
-    kept: tuple[logging.Logger, Keep], level: int
+    kept: tuple[logging.Logger, ListHandler], level: int
 ) -> None:
     logged, audited = both(*kept, level)
     mine, theirs = vars(audited), vars(logged)
@@ -60,14 +52,14 @@ def test_the_record_has_every_attribute_of_a_logged_one(
     assert audited.msecs == int((audited.created - int(audited.created)) * 1000)
 
 
-def test_formatters_print_the_same_line(kept: tuple[logging.Logger, Keep]) -> None:
+def test_formatters_print_the_same_line(kept: tuple[logging.Logger, ListHandler]) -> None:
     logged, audited = both(*kept, logging.INFO)
     audited.created, audited.msecs = logged.created, logged.msecs
     for formatter in (JsonFormatter(), TextFormatter()):
         assert formatter.format(audited) == formatter.format(logged)
 
 
-def test_the_loggers_level_and_filters_apply(kept: tuple[logging.Logger, Keep]) -> None:
+def test_the_loggers_level_and_filters_apply(kept: tuple[logging.Logger, ListHandler]) -> None:
     logger, keep = kept
     logger.setLevel(logging.WARNING)
     audit(logger, logging.INFO, "quiet %s", (1,), FIELDS)
@@ -81,7 +73,7 @@ def test_the_loggers_level_and_filters_apply(kept: tuple[logging.Logger, Keep]) 
     assert [r.getMessage() for r in keep.records] == ["kept 1"]
 
 
-def test_the_thread_is_the_callers(kept: tuple[logging.Logger, Keep]) -> None:
+def test_the_thread_is_the_callers(kept: tuple[logging.Logger, ListHandler]) -> None:
     logger, keep = kept
     audit(logger, logging.INFO, "main", (), {})  # the template is made on this thread
     other = threading.Thread(
@@ -167,7 +159,7 @@ def test_another_handler_gets_a_real_record(
     herald_root: tuple[io.StringIO, logging.Logger],
 ) -> None:
     out, logger = herald_root
-    keep = Keep()
+    keep = ListHandler()
     with alone():
         for place in (logger, logging.getLogger()):  # on the logger itself, or beside ours
             place.addHandler(keep)

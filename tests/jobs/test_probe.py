@@ -27,6 +27,7 @@ from jobs.probe import (
     classify,
     parse_retry_after,
 )
+from tests.support.logs import ListHandler
 from tools.probesim import SimConfig, start_simulator
 
 TOKEN = "s3cr3t-jwt-token-value"
@@ -72,15 +73,6 @@ def fail_with(exc: BaseException) -> Handler:
 def client_for(handler: Handler) -> tuple[ProbeClient, FakeTransport]:
     transport = FakeTransport(handler)
     return ProbeClient(BASE, TOKEN, timeout=3.5, transport=transport, clock=at_now), transport
-
-
-class ListHandler(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
 
 
 @contextmanager
