@@ -79,13 +79,14 @@ class JsonFormatter(logging.Formatter):
         return f"{text}.{int(msecs):03d}+00:00"
 
     def format(self, record: logging.LogRecord) -> str:
-        line: dict[str, object] = {
-            "ts": self.timestamp(record.created, record.msecs),
-            "level": record.levelname,
-            "logger": record.name,
-            "msg": record.getMessage(),
-            **_fields(record),
-        }
+        line = self._line(
+            record.name,
+            record.levelname,
+            record.created,
+            record.msecs,
+            record.getMessage(),
+            _fields(record),
+        )
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
         return _ENCODER.encode(line)
@@ -94,14 +95,38 @@ class JsonFormatter(logging.Formatter):
         self, name: str, level: int, created: float, message: str, fields: Mapping[str, object]
     ) -> str:
         """The line `format` makes of a record with these values and no exception."""
-        line: dict[str, object] = {
-            "ts": self.timestamp(created, _msecs(created)),
-            "level": logging.getLevelName(level),
+        return _ENCODER.encode(
+            self._line(
+                name,
+                logging.getLevelName(level),
+                created,
+                _msecs(created),
+                message,
+                _known(fields),
+            )
+        )
+
+    def _line(
+        self,
+        name: str,
+        levelname: str,
+        created: float,
+        msecs: float,
+        message: str,
+        fields: dict[str, object],
+    ) -> dict[str, object]:
+        return {
+            "ts": self.timestamp(created, msecs),
+            "level": levelname,
             "logger": name,
             "msg": message,
-            **_known(fields),
+            **fields,
         }
-        return _ENCODER.encode(line)
+
+
+def _with_fields(text: str, fields: dict[str, object]) -> str:
+    extra = " ".join(f"{k}={v}" for k, v in fields.items())
+    return f"{text} [{extra}]" if extra else text
 
 
 class TextFormatter(logging.Formatter):
@@ -109,9 +134,7 @@ class TextFormatter(logging.Formatter):
         super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
-        extra = " ".join(f"{k}={v}" for k, v in _fields(record).items())
-        return f"{text} [{extra}]" if extra else text
+        return _with_fields(super().format(record), _fields(record))
 
     def render(
         self, name: str, level: int, created: float, message: str, fields: Mapping[str, object]
@@ -122,8 +145,7 @@ class TextFormatter(logging.Formatter):
             _msecs(created),
         )
         text = f"{asctime} {logging.getLevelName(level):<7} {name}: {message}"
-        extra = " ".join(f"{k}={v}" for k, v in _known(fields).items())
-        return f"{text} [{extra}]" if extra else text
+        return _with_fields(text, _known(fields))
 
 
 class BulkStreamHandler(logging.StreamHandler[TextIO]):
