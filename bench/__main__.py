@@ -27,7 +27,7 @@ from typing import Any
 import aiohttp
 
 from bench.fanout import fanout_rows
-from bench.live import RemoteWatchers, cpu_seconds, percentile
+from bench.live import RemoteWatchers, cpu_seconds, percentile, schedstat
 from bench.profile import recording, summarise
 from herald import db
 from models.sql import db as conn
@@ -138,6 +138,21 @@ class Tree:
 
     def worker_cpu(self) -> float:
         return sum(cpu_seconds(pid) for pid in self.worker_pids)
+
+    def worker_loop_cpu(self) -> float:
+        """The workers' main threads only (the event loop); the rest is their other threads."""
+        return sum(cpu_seconds(pid, pid) for pid in self.worker_pids)
+
+    def worker_loop_sched(self) -> tuple[float, float, float] | None:
+        """(now, seconds the workers' event-loop threads ran, seconds they waited for a core)."""
+        stats = [schedstat(pid, pid) for pid in self.worker_pids]
+        if any(s is None for s in stats):
+            return None
+        return (
+            time.perf_counter(),
+            sum(s[0] for s in stats if s),
+            sum(s[1] for s in stats if s),
+        )
 
 
 @contextlib.asynccontextmanager
@@ -258,6 +273,8 @@ async def delivery(
         async with aiohttp.ClientSession() as session:
             await import_clients(session, f"{api}/graphql", token, n)
             worker_cpu = tree.worker_cpu()  # idle until the mailing starts
+            loop_cpu = tree.worker_loop_cpu()
+            sched_before = tree.worker_loop_sched()
             now = datetime.now(UTC)
             lead = timedelta(seconds=20 if watchers else 0)
             created = await gql(
@@ -303,6 +320,8 @@ async def delivery(
                         raise RuntimeError(f"only {stats['unique_accepted']} of {n} accepted")
                     await asyncio.sleep(0.25)
                 worker_cpu = tree.worker_cpu() - worker_cpu
+                loop_cpu = tree.worker_loop_cpu() - loop_cpu
+                sched_after = tree.worker_loop_sched()
             done.set()
             latencies = await prober
             async with session.get(f"{sim}/_sim/deliveries") as r:
@@ -327,6 +346,10 @@ async def delivery(
                     "api_rss": peak_rss_mb(tree.api_pid),
                     "client_cpu": crowd.cpu / (time.time() - wall_before),
                 }
+        if sched_before and sched_after:
+            wall = (sched_after[0] - sched_before[0]) * len(tree.worker_pids)
+            extra["loop_ran"] = (sched_after[1] - sched_before[1]) / wall
+            extra["loop_waited"] = (sched_after[2] - sched_before[2]) / wall
         return {
             **extra,
             "rate": n / (last - started),
@@ -334,12 +357,29 @@ async def delivery(
             "rss": rss,
             "dups": stats["duplicates"],
             "worker_cpu": worker_cpu / n,
+            "worker_loop_cpu": loop_cpu / n,
             "profile": profiled,
             "api": {
                 name: (percentile(ts, 0.5) * 1000, percentile(ts, 0.99) * 1000, len(ts))
                 for name, ts in latencies.items()
             },
         }
+
+
+def loop_sched_rows(result: dict[str, Any], label: str) -> list[tuple[str, str, str]]:
+    """Where the workers' event-loop threads spent the delivery: on a core, waiting for one
+    (the machine's cores were busy), or asleep (nothing ready to run, or the GIL held)."""
+    if "loop_ran" not in result:
+        return []
+    ran, waited = result["loop_ran"], result["loop_waited"]
+    return [
+        (
+            f"  the event loop's thread during delivery, {label}",
+            f"{ran:.0%} on a core",
+            f"{waited:.0%} waiting for a core, {max(0.0, 1 - ran - waited):.0%} asleep"
+            " (nothing to run, or waiting for the GIL); /proc schedstat",
+        )
+    ]
 
 
 def api_rows(result: dict[str, Any], label: str) -> list[tuple[str, str, str]]:
@@ -443,6 +483,13 @@ async def main(args: argparse.Namespace) -> None:
                         f"{cpu / top_cpu:.2f}x the ceiling's {top_cpu * 1e6:.0f} µs per request"
                         " (target ≤ 1.5x); user + system of the worker process",
                     ),
+                    (
+                        f"  of which the event loop's thread, {latency} ms",
+                        f"{result['worker_loop_cpu'] * 1e6:.0f} µs",
+                        f"the other threads (SQLite's connection, logging's writer):"
+                        f" {(cpu - result['worker_loop_cpu']) * 1e6:.0f} µs",
+                    ),
+                    *loop_sched_rows(result, f"{latency} ms"),
                     (f"worker peak RSS, {latency} ms", f"{result['rss']:.0f} MB", "VmHWM"),
                     *api_rows(result, f"{latency} ms"),
                     (f"duplicates at the probe, {latency} ms", f"{result['dups']}", ""),

@@ -17,9 +17,21 @@ SUBSCRIPTION = """subscription($id: ID!) { mailingStats(id: $id) {
   state total byStatus { status count } } }"""
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def cpu_seconds(pid: int, tid: int | None = None) -> float:
+    """User + system CPU seconds of a process (or of one of its threads, `tid`), from /proc."""
+    path = f"/proc/{pid}/stat" if tid is None else f"/proc/{pid}/task/{tid}/stat"
+    fields = Path(path).read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def schedstat(pid: int, tid: int) -> tuple[float, float] | None:
+    """Seconds a thread has run on a core and waited for one (runnable, not running), from
+    /proc/PID/task/TID/schedstat; None where the kernel does not keep them."""
+    try:
+        ran, waited = Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[:2]
+    except (FileNotFoundError, ValueError):
+        return None
+    return int(ran) / 1e9, int(waited) / 1e9
 
 
 class Watchers:
