@@ -1,10 +1,12 @@
 """Live statistics in one API process: ONE Redis subscription, fanned out in memory.
 
-Each watched mailing has one pump task (while anyone watches it) that re-reads the
-trigger-maintained counters when a change is announced, at most `RATE` times a second, and
-hands the snapshot to every local watcher; a watcher keeps only the latest snapshot, so a slow
-client never makes a queue grow. Pumps also refresh every `REFRESH` seconds without news, so a
-lost notification delays an update but never loses the final one."""
+One reader task (while anyone watches) re-reads the trigger-maintained counters of every
+watched mailing a change was announced for, all of them in one read, at most `RATE` times a
+second, and hands each snapshot to that mailing's local watchers (a Pump per watched
+mailing); a watcher keeps only the latest snapshot, so a slow client never makes a queue
+grow. A mailing watched without news is re-read every `REFRESH` seconds, so a lost
+notification delays an update but never loses the final one. Watching a hundred mailings
+costs one read per tick, not a hundred."""
 
 from __future__ import annotations
 
@@ -57,39 +59,53 @@ class Watcher(Generic[T]):
 
 @dataclass(eq=False)
 class Pump:
+    """One watched key: its local watchers, and when it was last read (monotonic)."""
+
     key: int
-    dirty: asyncio.Event = field(default_factory=asyncio.Event)
+    read_at: float
     watchers: set[Watcher[Any]] = field(default_factory=set)
-    task: asyncio.Task[None] | None = None
+
+
+Read = Callable[[list[int]], Awaitable[dict[int, Any]]]
 
 
 class Hub:
-    def __init__(self, redis: Any, prefix: str, read: Callable[[int], Awaitable[Any]]) -> None:
-        """`read(key)` returns the current snapshot for a mailing id (None once it is gone),
-        or for OVERALL."""
-        self.redis, self.prefix, self.read = redis, prefix, read
+    def __init__(
+        self,
+        redis: Any,
+        prefix: str,
+        read: Read,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """`read(keys)` returns the current snapshot of each mailing id (None once it is
+        gone), and of OVERALL, in one go."""
+        self.redis, self.prefix, self.read, self.monotonic = redis, prefix, read, monotonic
         self.pumps: dict[int, Pump] = {}
+        self.dirty: set[int] = set()  # watched keys with news since their last read
+        self.wake = asyncio.Event()
+        self.reader: asyncio.Task[None] | None = None
         self.listener: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self.listener = asyncio.create_task(self._listen())
 
     async def stop(self) -> None:
-        tasks = [p.task for p in self.pumps.values() if p.task] + (
-            [self.listener] if self.listener else []
-        )
+        tasks = [t for t in (self.reader, self.listener) if t]
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        self.reader = None
         self.pumps.clear()
 
     def watch(self, key: int) -> Watcher[Any]:
         pump = self.pumps.get(key)
-        if pump is None:
-            pump = self.pumps[key] = Pump(key)
-            pump.task = asyncio.create_task(self._pump(pump))
+        if pump is None:  # its watcher reads the first snapshot itself
+            pump = self.pumps[key] = Pump(key, read_at=self.monotonic())
+        if self.reader is None or self.reader.done():
+            self.reader = asyncio.create_task(self._read_loop())
         watcher: Watcher[Any] = Watcher(key)
         pump.watchers.add(watcher)
         return watcher
@@ -101,24 +117,27 @@ class Hub:
         pump.watchers.discard(watcher)
         if not pump.watchers:
             del self.pumps[watcher.key]
-            if pump.task:
-                pump.task.cancel()
+            self.dirty.discard(watcher.key)
+        if not self.pumps and self.reader is not None:
+            self.reader.cancel()
+            self.reader = None
 
     def counts(self) -> dict[str, int]:
-        """For hygiene checks: pumps and watchers alive in this process."""
+        """For hygiene checks: watched keys (pumps) and watchers alive in this process."""
         return {
             "pumps": len(self.pumps),
             "watchers": sum(len(p.watchers) for p in self.pumps.values()),
         }
 
     def mark(self, mailing_ids: set[int]) -> None:
-        for key in mailing_ids | {OVERALL}:
-            if pump := self.pumps.get(key):
-                pump.dirty.set()
+        news = (mailing_ids | {OVERALL}) & self.pumps.keys()
+        if news:
+            self.dirty |= news
+            self.wake.set()
 
     async def _listen(self) -> None:
         """One subscription for the process, re-made whenever it is lost. While Redis is
-        away the pumps' own refresh keeps watchers current; the loss is logged once, then at
+        away the reader's own refresh keeps watchers current; the loss is logged once, then at
         most once a minute with the number of failed tries, and the return once."""
         failures, last_log = 0, 0.0
         while True:
@@ -147,20 +166,37 @@ class Hub:
             finally:
                 await pubsub.aclose()
 
-    async def _pump(self, pump: Pump) -> None:
+    def due(self) -> list[int]:
+        """The keys to read now: those with news, and those not read for REFRESH seconds."""
+        now = self.monotonic()
+        return [k for k, p in self.pumps.items() if k in self.dirty or now - p.read_at >= REFRESH]
+
+    async def _read_loop(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(pump.dirty.wait(), REFRESH)
-            pump.dirty.clear()
-            read_at = time.monotonic()
+            keys = self.due()
+            if not keys:
+                oldest = min((p.read_at for p in self.pumps.values()), default=None)
+                wait = None if oldest is None else oldest + REFRESH - self.monotonic()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), wait)
+                self.wake.clear()
+                continue
+            self.dirty.difference_update(keys)
+            read_at = self.monotonic()
             try:
-                snapshot = await self.read(pump.key)
+                snapshots = await self.read(keys)
             except Exception:
-                log.exception("could not read live stats", extra={"mailing_id": pump.key})
+                log.exception("could not read live stats", extra={"mailing_ids": keys})
+                self.dirty.update(k for k in keys if k in self.pumps)  # tried again
                 await asyncio.sleep(1)
                 continue
-            for watcher in list(pump.watchers):
-                watcher.offer(snapshot)
+            for key in keys:
+                pump = self.pumps.get(key)
+                if pump is None:  # unwatched while it was read
+                    continue
+                pump.read_at = read_at
+                for watcher in list(pump.watchers):
+                    watcher.offer(snapshots.get(key))
             # At most RATE reads a second, counted from this read's start: the time the read
             # took is not added to the wait of the changes announced meanwhile.
-            await asyncio.sleep(max(0.0, 1 / RATE - (time.monotonic() - read_at)))
+            await asyncio.sleep(max(0.0, 1 / RATE - (self.monotonic() - read_at)))

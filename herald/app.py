@@ -45,7 +45,7 @@ import metrics
 from gql.context import Context
 from gql.http import JSON, Reply, graphql_reply, media_type_header, refused, response_media_type
 from gql.live import Hub
-from gql.resolvers.live import read_snapshot
+from gql.resolvers.live import read_snapshots
 from gql.schema import build_schema
 from gql.shared import SharedStreams
 from gql.usage import TokenUsage
@@ -357,7 +357,7 @@ async def delivery(state: AppState) -> AsyncIterator[None]:
             )
 
         state.on_mailing_change = changed
-        state.hub = Hub(pool, settings.queue_name, read_snapshot)
+        state.hub = Hub(pool, settings.queue_name, read_snapshots)
         stack.push_async_callback(state.hub.stop)
         if redis_answers:
             await state.hub.start()
