@@ -1,6 +1,11 @@
 """The send loop of a worker: claim due messages in batches, send them concurrently over the
 one pooled probe client, write outcomes back in batches.
 
+Claimed messages wait in a small queue (`ready`, at most one batch beyond the window) and a
+send starts the moment another ends, so the window stays full while the next claim is on its
+way (a claim waits for the SQLite thread and the busy event loop: 30-150 ms under load). A
+queued message starts only while its lease outlasts the probe timeout (models/outcome.py).
+
 Each worker process runs one loop; several loops (processes, machines) share the work through
 the claim (a compare-and-set UPDATE with a lease, SKIP LOCKED on PostgreSQL), so no message is
 sent twice while its lease holds. Every send re-checks the end time and the client's window
@@ -17,6 +22,7 @@ import contextlib
 import logging
 import random
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -90,6 +96,7 @@ class Dispatcher:
             backoff_cap=settings.backoff_cap,
         )
         self.in_flight: set[asyncio.Task[None]] = set()
+        self.ready: deque[Claimed] = deque()  # claimed, waiting for a free slot in the window
         self.sent: list[int] = []
         self.outcomes: list[Outcome] = []
         self.active: dict[int, Active] = {}
@@ -125,7 +132,9 @@ class Dispatcher:
         self.stopping.set()
 
     async def _drain(self) -> None:
-        """Wait for the sends in flight; each is bounded by PROBE_TIMEOUT, so this is too."""
+        """Give the queued messages back unsent, then wait for the sends in flight; each is
+        bounded by PROBE_TIMEOUT, so this is too."""
+        self._release_ready()
         if not self.in_flight:
             return
         log.info("stopping: waiting for %d sends in flight", len(self.in_flight))
@@ -142,12 +151,19 @@ class Dispatcher:
 
     async def _step(self) -> None:
         metrics.HEARTBEAT.labels("worker").set_to_current_time()
-        room = self.window.size - len(self.in_flight)
-        if room < max(1, min(self.settings.batch_size, self.window.size) // 4):
-            await asyncio.wait(self.in_flight, return_when=asyncio.FIRST_COMPLETED)
+        self._start_ready()
+        queue = min(self.settings.batch_size, self.window.size)  # queued beyond the window
+        room = self.window.size + queue - len(self.in_flight) - len(self.ready)
+        if room < max(1, queue // 4):
+            if self.in_flight:
+                await asyncio.wait(self.in_flight, return_when=asyncio.FIRST_COMPLETED)
+            else:  # the window shrank under a full queue: it starts as answers come
+                await self._idle(FLUSH_EVERY)
             return
         limit = min(self.settings.batch_size, room)
-        if await self.circuit.is_open():
+        trial = await self.circuit.is_open()
+        if trial:
+            self._release_ready()  # nothing queued goes out while the token is refused
             if not await self.circuit.trial_due():
                 await self._idle()
                 return
@@ -180,15 +196,45 @@ class Dispatcher:
             return
         self.touched.update(m.mailing_id for m in claimed)
         metrics.CLAIMED.inc(len(claimed))
-        for message in claimed:
-            task = asyncio.create_task(self._send(message))
-            self.in_flight.add(task)
-            task.add_done_callback(self._done)
-        metrics.IN_FLIGHT.inc(len(claimed))
+        if trial:  # the trial send goes out although the circuit is open
+            for message in claimed:
+                self._start(message)
+            return
+        self.ready.extend(claimed)
+        self._start_ready()
+
+    def _start(self, message: Claimed) -> None:
+        task = asyncio.create_task(self._send(message))
+        self.in_flight.add(task)
+        task.add_done_callback(self._done)
+        metrics.IN_FLIGHT.inc()
+
+    def _start_ready(self) -> None:
+        """Queued messages into the window's free slots; none once stopping, or while this
+        process knows the circuit open (the step gives the queue back then)."""
+        while (
+            self.ready
+            and len(self.in_flight) < self.window.size
+            and not self.stopping.is_set()
+            and not self.circuit.known_open
+        ):
+            self._start(self.ready.popleft())
+
+    def _release_ready(self) -> None:
+        """Every queued message back to the queue of the database, attempt unused."""
+        if not self.ready:
+            return
+        released, self.ready = self.ready, deque()
+        self.outcomes.extend(
+            Outcome(id=m.id, event=MessageEvent.RELEASE, lease_until=m.lease_until)
+            for m in released
+        )
+        metrics.MESSAGES.labels(outcome=MessageEvent.RELEASE.value).inc(len(released))
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self.in_flight.discard(task)
         metrics.IN_FLIGHT.dec()
+        self._start_ready()
 
     async def _scopes(self, now: datetime) -> list[Scope]:
         if time.monotonic() - self.scopes_read >= SCOPES_TTL:
@@ -238,6 +284,8 @@ class Dispatcher:
             window=mailing.window if mailing else None,
             timezone=message.timezone,
             expected_answer=self.trips.percentile(),
+            lease_until=message.lease_until,
+            answer_within=self.settings.probe_timeout,
         )
         if held is not None or mailing is None:
             self._decided(message, held or Decision(event=MessageEvent.RELEASE))

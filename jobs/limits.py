@@ -154,6 +154,11 @@ class Circuit:
             metrics.CIRCUIT_OPEN.set(self._open)
         return self._open
 
+    @property
+    def known_open(self) -> bool:
+        """This process's last view (a trip here, or Redis's at the last look), no I/O."""
+        return self._open
+
     async def trial_due(self) -> bool:
         now = self.monotonic()
         if now < self._next_trial:

@@ -22,7 +22,7 @@ from models.sql import (
     json_rows,
     rows_per_write,
     write_each,
-    write_statements,
+    write_then_fetch,
 )
 from models.transitions import (
     MESSAGE_EVENTS,
@@ -165,8 +165,10 @@ async def claim(
     if postgres:
         rows = await fetch(sql, now=_utc(now), **lease, **picks)
     else:
-        await write_statements((sql, {"now": _utc(now), **lease, **picks}))
-        rows = await fetch(CLAIMED_SQLITE, mailings=[s.mailing_id for s in scopes], **lease)
+        rows = await write_then_fetch(
+            (sql, {"now": _utc(now), **lease, **picks}),
+            (CLAIMED_SQLITE, {"mailings": [s.mailing_id for s in scopes], **lease}),
+        )
     return [
         Claimed(
             r["id"],

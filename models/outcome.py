@@ -16,6 +16,10 @@ from models.transitions import MessageEvent
 from models.windows import is_open, next_opening, zone
 
 ANSWER_MARGIN = 0.02  # seconds of slack on top of the expected answer time
+# Seconds a claimed message's lease must outlast the probe timeout for its send to start. The
+# settings demand a lease over PROBE_TIMEOUT + 1 s, so a message starting within 0.5 s of
+# its claim always may; one that waited longer for a free slot is given back instead.
+LEASE_MARGIN = 0.5
 
 
 class Answer(StrEnum):
@@ -83,6 +87,13 @@ def too_late(now: datetime, end_at: datetime, expected_answer: float) -> bool:
     return (end_at - now).total_seconds() <= expected_answer + ANSWER_MARGIN
 
 
+def lease_too_short(now: datetime, lease_until: datetime, answer_within: float) -> bool:
+    """A claimed message that waited for a free slot may start only while its lease outlasts
+    the longest the answer may take (`answer_within`: the probe timeout) with a margin: a
+    lease that ran out mid-send would let the sweep hand the message to another send."""
+    return (lease_until - now).total_seconds() <= answer_within + LEASE_MARGIN
+
+
 def before_send(
     *,
     now: datetime,
@@ -90,11 +101,16 @@ def before_send(
     window: Window | None,
     timezone: str,
     expected_answer: float,
+    lease_until: datetime | None = None,
+    answer_within: float = 0.0,
 ) -> Decision | None:
     """None: send now. Otherwise the message goes back unattempted (its attempt given back):
     to wait out the end (the sweep expires it; `end_at` None: the mailing is gone or no
-    longer running), or its zone's next window opening."""
+    longer running), at once when its lease (if given) is too short for an answer, or to
+    its zone's next window opening."""
     if end_at is None:
+        return Decision(event=MessageEvent.RELEASE, at=now)
+    if lease_until is not None and lease_too_short(now, lease_until, answer_within):
         return Decision(event=MessageEvent.RELEASE, at=now)
     if too_late(now, end_at, expected_answer):
         return Decision(event=MessageEvent.RELEASE, at=end_at)

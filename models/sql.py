@@ -306,6 +306,39 @@ async def write_each(transactions: Sequence[Steps]) -> None:
     await _retrying(f"write_each({_statement_name(remaining[0][0][0])} …)", once)
 
 
+async def write_then_fetch(
+    write: tuple[Statement, Mapping[str, Any]], read: tuple[Statement, Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """`write` as one write transaction (as write_statements), then the rows of `read`. On
+    SQLite both in ONE call on the connection's thread: each call back from that thread waits
+    for the worker's busy event loop (up to tens of ms a time), and a claim, its rows read
+    after its commit, is on every send's path. The write is retried on a lock conflict as
+    write_statements' are; the read, after the commit, is not (the write would run again)."""
+    conn = db()
+    if not isinstance(conn, SqliteClient) or isinstance(conn, TransactionalDBClient):
+        await write_statements(write)
+        return await fetch(read[0], **read[1])
+    steps = [[render(for_dialect(write[0]), SQLITE, **write[1])]]
+    query = render(for_dialect(read[0]), SQLITE, **read[1])
+    rows: list[dict[str, Any]] = []
+
+    def both(raw: sqlite3.Connection) -> None:
+        _sqlite_transactions(raw, steps)
+        cursor = raw.execute(*query)
+        names = [column[0] for column in cursor.description]
+        rows.extend(dict(zip(names, row, strict=True)) for row in cursor.fetchall())
+
+    async def once() -> None:
+        async with conn.acquire_connection() as connection:
+            try:
+                await _on_thread(connection, both)
+            except _Unfinished as unfinished:  # the write failed: nothing committed
+                raise unfinished.error from None
+
+    await _retrying(f"write_then_fetch({_statement_name(steps[0][0][0])} …)", once)
+    return rows
+
+
 async def _on_thread(connection: Any, call: Callable[..., None], *args: Any) -> None:
     """`call(the sqlite3 connection, *args)` on an aiosqlite connection's own thread, in one
     round trip (aiosqlite has no public way to run a function there)."""

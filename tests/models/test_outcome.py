@@ -14,6 +14,7 @@ from models.outcome import (
     RetryPolicy,
     after_answer,
     before_send,
+    lease_too_short,
     too_late,
 )
 from models.transitions import MessageEvent as E
@@ -115,3 +116,31 @@ def test_before_send(
 )
 def test_the_end_cut_off(left: float, expected: float, late: bool) -> None:
     assert too_late(NOW, at(left), expected) is late
+
+
+@pytest.mark.parametrize(
+    ("left", "timeout", "short"),
+    [(12.0, 10.0, False), (10.51, 10.0, False), (10.5, 10.0, True), (3.0, 10.0, True)],
+)
+def test_a_send_starts_only_while_its_lease_outlasts_the_timeout(
+    left: float, timeout: float, short: bool
+) -> None:
+    assert lease_too_short(NOW, at(left), timeout) is short
+    got = before_send(
+        now=NOW,
+        end_at=at(3600),
+        window=None,
+        timezone="UTC",
+        expected_answer=0.1,
+        lease_until=at(left),
+        answer_within=timeout,
+    )
+    assert got == (Decision(event=E.RELEASE, at=NOW) if short else None)
+
+
+def test_a_fresh_claim_always_passes_the_lease_check() -> None:
+    """The settings' least lease (PROBE_TIMEOUT + 1 s, exclusive) leaves a send that starts
+    within half a second of its claim free to go."""
+    timeout = 10.0
+    lease_until = at(timeout + 1.0 + 1e-6)
+    assert not lease_too_short(NOW + timedelta(seconds=0.49), lease_until, timeout)

@@ -31,6 +31,7 @@ from models.sql import (
     render,
     write_each,
     write_statements,
+    write_then_fetch,
     write_transaction,
 )
 from tests.support.database import BACKENDS
@@ -325,6 +326,53 @@ async def test_write_each_waits_for_another_process_then_writes(
     assert [(await Mailing.get(id=m.id)).text for m in (a, b)] == ["mine", "mine"]
     assert await busy_timeout() == before > 0
     assert "lock conflict" not in caplog.text
+
+
+APPEND = "UPDATE mailing SET text = text || :more WHERE id = :id"
+TEXT = "SELECT id, text FROM mailing WHERE id = :id"
+
+
+async def test_write_then_fetch_reads_what_it_wrote(database: str) -> None:
+    mailing = await Mailing.create(text="t", start_at=datetime.now(UTC), end_at=datetime.now(UTC))
+    rows = await write_then_fetch(
+        (APPEND, {"more": "x", "id": mailing.id}), (TEXT, {"id": mailing.id})
+    )
+    assert rows == [{"id": mailing.id, "text": "tx"}]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_write_then_fetch_is_one_call_on_the_connections_thread(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The claim's write and its read-back cost one wait for the event loop, not two: one job
+    for aiosqlite's thread (write_statements then fetch would be two)."""
+    conn = db()
+    assert isinstance(conn, SqliteClient)
+    mailing = await Mailing.create(text="t", start_at=datetime.now(UTC), end_at=datetime.now(UTC))
+    async with conn.acquire_connection() as connection:
+        jobs = []
+        execute = connection._execute
+
+        async def counted(fn: Any, *args: Any, **kwargs: Any) -> Any:
+            jobs.append(fn)
+            return await execute(fn, *args, **kwargs)
+
+        monkeypatch.setattr(connection, "_execute", counted)
+    rows = await write_then_fetch(
+        (APPEND, {"more": "y", "id": mailing.id}), (TEXT, {"id": mailing.id})
+    )
+    assert rows == [{"id": mailing.id, "text": "ty"}]
+    assert len(jobs) == 1
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_write_then_fetch_does_not_write_again_when_the_read_fails(database: str) -> None:
+    mailing = await Mailing.create(text="t", start_at=datetime.now(UTC), end_at=datetime.now(UTC))
+    with pytest.raises(sqlite3.OperationalError, match="no such column"):
+        await write_then_fetch(
+            (APPEND, {"more": "z", "id": mailing.id}), ("SELECT nope FROM mailing", {})
+        )
+    assert (await Mailing.get(id=mailing.id)).text == "tz"
 
 
 if "postgres" in BACKENDS:  # row locks exist only on PostgreSQL
