@@ -24,7 +24,7 @@ log = logging.getLogger("herald.live")
 RATE = 4.0
 REFRESH = 3.0
 LOST_LOG_EVERY = 60.0  # seconds between two lines about a lost subscription
-OVERALL = 0  # key of the all-mailings pump
+OVERALL = 0  # the key of the all-mailings stats
 T = TypeVar("T")
 
 
