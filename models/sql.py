@@ -284,26 +284,12 @@ async def write_each(transactions: Sequence[Steps]) -> None:
     transaction the statements join it. No transactions: nothing is done, no round trip."""
     if not transactions:
         return
-    conn = db()
-    if not isinstance(conn, SqliteClient) or isinstance(conn, TransactionalDBClient):
+    conn = _plain_sqlite()
+    if conn is None:
         for steps in transactions:
             await _statements_in_transaction(steps)
         return
-    remaining = [
-        [render(for_dialect(sql), SQLITE, **params) for sql, params in steps]
-        for steps in transactions
-    ]
-
-    async def once() -> None:
-        nonlocal remaining
-        async with conn.acquire_connection() as connection:
-            try:
-                await _on_thread(connection, _sqlite_transactions, remaining)
-            except _Unfinished as unfinished:  # those before it are committed: not re-run
-                remaining = remaining[unfinished.done :]
-                raise unfinished.error from None
-
-    await _retrying(f"write_each({_statement_name(remaining[0][0][0])} …)", once)
+    await _on_sqlite_thread(conn, "write_each", transactions)
 
 
 async def write_then_fetch(
@@ -313,29 +299,57 @@ async def write_then_fetch(
     SQLite both in ONE call on the connection's thread: each call back from that thread waits
     for the worker's busy event loop (up to tens of ms a time), and a claim, its rows read
     after its commit, is on every send's path. The write is retried on a lock conflict as
-    write_statements' are; the read, after the commit, is not (the write would run again)."""
-    conn = db()
-    if not isinstance(conn, SqliteClient) or isinstance(conn, TransactionalDBClient):
+    write_statements' are; once it has committed it is never run again."""
+    conn = _plain_sqlite()
+    if conn is None:
         await write_statements(write)
         return await fetch(read[0], **read[1])
-    steps = [[render(for_dialect(write[0]), SQLITE, **write[1])]]
-    query = render(for_dialect(read[0]), SQLITE, **read[1])
+    return await _on_sqlite_thread(conn, "write_then_fetch", [[write]], read)
+
+
+def _plain_sqlite() -> SqliteClient | None:
+    """The process's SQLite connection when no transaction encloses the call (statements may
+    then run as transactions of their own on its thread); None on PostgreSQL or inside one."""
+    conn = db()
+    if isinstance(conn, SqliteClient) and not isinstance(conn, TransactionalDBClient):
+        return conn
+    return None
+
+
+async def _on_sqlite_thread(
+    conn: SqliteClient,
+    name: str,
+    transactions: Sequence[Steps],
+    read: tuple[Statement, Mapping[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """write_each's transactions, then `read`'s rows (none without it), in one call on the
+    connection's thread; a lock conflict re-runs only what has not committed."""
+    remaining = [
+        [render(for_dialect(sql), SQLITE, **params) for sql, params in steps]
+        for steps in transactions
+    ]
+    query = None if read is None else render(for_dialect(read[0]), SQLITE, **read[1])
     rows: list[dict[str, Any]] = []
 
-    def both(raw: sqlite3.Connection) -> None:
-        _sqlite_transactions(raw, steps)
-        cursor = raw.execute(*query)
-        names = [column[0] for column in cursor.description]
-        rows.extend(dict(zip(names, row, strict=True)) for row in cursor.fetchall())
+    def call(raw: sqlite3.Connection) -> None:
+        nonlocal remaining
+        _sqlite_transactions(raw, remaining)
+        remaining = []  # all committed: a retry (of the read) writes nothing again
+        if query is not None:
+            cursor = raw.execute(*query)
+            names = [column[0] for column in cursor.description]
+            rows.extend(dict(zip(names, row, strict=True)) for row in cursor.fetchall())
 
     async def once() -> None:
+        nonlocal remaining
         async with conn.acquire_connection() as connection:
             try:
-                await _on_thread(connection, both)
-            except _Unfinished as unfinished:  # the write failed: nothing committed
+                await _on_thread(connection, call)
+            except _Unfinished as unfinished:  # those before it are committed: not re-run
+                remaining = remaining[unfinished.done :]
                 raise unfinished.error from None
 
-    await _retrying(f"write_then_fetch({_statement_name(steps[0][0][0])} …)", once)
+    await _retrying(f"{name}({_statement_name(remaining[0][0][0])} …)", once)
     return rows
 
 
