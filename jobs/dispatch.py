@@ -151,6 +151,11 @@ class Dispatcher:
 
     async def _step(self) -> None:
         metrics.HEARTBEAT.labels("worker").set_to_current_time()
+        # Nothing queued goes out while the token is refused. Given back before the room is
+        # counted: a queue left full (the window shrank meanwhile) would hold off the trials.
+        trial = await self.circuit.is_open()
+        if trial:
+            self._release_ready()
         self._start_ready()
         queue = min(self.settings.batch_size, self.window.size)  # queued beyond the window
         room = self.window.size + queue - len(self.in_flight) - len(self.ready)
@@ -161,9 +166,7 @@ class Dispatcher:
                 await self._idle(FLUSH_EVERY)
             return
         limit = min(self.settings.batch_size, room)
-        trial = await self.circuit.is_open()
         if trial:
-            self._release_ready()  # nothing queued goes out while the token is refused
             if not await self.circuit.trial_due():
                 await self._idle()
                 return
@@ -182,12 +185,8 @@ class Dispatcher:
         claimed = await claim(scopes, now, self.owner, lease, limit) if scopes else []
         if claimed and self.stopping.is_set():
             # Stopped while claiming: hand them straight back, attempt unused.
-            self.outcomes.extend(
-                Outcome(id=m.id, event=MessageEvent.RELEASE, lease_until=m.lease_until)
-                for m in claimed
-            )
             metrics.CLAIMED.inc(len(claimed))
-            metrics.MESSAGES.labels(outcome=MessageEvent.RELEASE.value).inc(len(claimed))
+            self._release(claimed)
             return
         if not claimed:
             self.scopes_read = 0.0  # idle: look again for new or resumed mailings next time
@@ -225,16 +224,18 @@ class Dispatcher:
         ):
             self._start(self.ready.popleft())
 
-    def _release_ready(self) -> None:
-        """Every queued message back to the queue of the database, attempt unused."""
-        if not self.ready:
-            return
-        released, self.ready = self.ready, deque()
-        self.outcomes.extend(
+    def _release(self, messages: Iterable[Claimed]) -> None:
+        """Claimed messages back to the database's queue unsent, their attempt unused."""
+        released = [
             Outcome(id=m.id, event=MessageEvent.RELEASE, lease_until=m.lease_until)
-            for m in released
-        )
+            for m in messages
+        ]
+        self.outcomes.extend(released)
         metrics.MESSAGES.labels(outcome=MessageEvent.RELEASE.value).inc(len(released))
+
+    def _release_ready(self) -> None:
+        self._release(self.ready)
+        self.ready.clear()
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self.in_flight.discard(task)
