@@ -145,14 +145,13 @@ class Tree:
 
     def worker_loop_sched(self) -> tuple[float, float, float] | None:
         """(now, seconds the workers' event-loop threads ran, seconds they waited for a core)."""
-        stats = [schedstat(pid, pid) for pid in self.worker_pids]
-        if any(s is None for s in stats):
-            return None
-        return (
-            time.perf_counter(),
-            sum(s[0] for s in stats if s),
-            sum(s[1] for s in stats if s),
-        )
+        ran = waited = 0.0
+        for pid in self.worker_pids:
+            stat = schedstat(pid, pid)
+            if stat is None:
+                return None
+            ran, waited = ran + stat[0], waited + stat[1]
+        return time.perf_counter(), ran, waited
 
 
 @contextlib.asynccontextmanager
