@@ -5,8 +5,16 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+from herald.clock import utc_now
+from herald.settings import Settings
+from jobs.dispatch import Dispatcher
+from jobs.limits import Circuit, RateLimiter
+from jobs.pacing import INITIAL_WINDOW
+from jobs.probe import ProbeClient
+from models.delivery import Scope, claim
 from models.mailing import Mailing
 from models.message import Message, MessageStatus
+from models.schedule import start_mailing
 from tests.support.delivery import (
     accepted,
     all_final,
@@ -162,6 +170,54 @@ async def test_wrong_token_opens_circuit_then_recovers(engine: Engine) -> None:
     engine.configure(token=good)
     await wait_for(lambda: all_final(mid), what="recovery")
     assert await status_counts(mid) == {"SENT": 40}
+
+
+async def test_an_open_circuit_gives_a_full_queue_back_and_still_sends_its_trial(
+    engine: Engine,
+) -> None:
+    """The window grew to 512 and 300 claimed messages wait in the queue; then timeouts
+    shrink the window to its start and a 401 opens the circuit. Nothing is in flight. The step
+    must give the queue back before it counts the room: counted first, the queue leaves no
+    room, the step waits for a send that will never end, and the trial that would close the
+    circuit never goes (sending stopped for good)."""
+    await clients(engine, 300)
+    mid = await mailing(engine)
+    assert await start_mailing(mid, utc_now())
+    settings = Settings.from_env({**engine.env, "BATCH_SIZE": "500", "MAX_IN_FLIGHT": "512"})
+    ticks = [100.0]
+    probe = ProbeClient(engine.sim.url, settings.probe_token.get(), clock=utc_now)
+    dispatcher = Dispatcher(
+        probe=probe,
+        settings=settings,
+        circuit=Circuit(engine.redis, engine.queue, trial_every=5.0, monotonic=lambda: ticks[0]),
+        limiter=RateLimiter(engine.redis, 0, engine.queue, clock=utc_now),
+        owner="test-worker",
+        clock=utc_now,
+    )
+    try:
+        while dispatcher.window.size < 512:
+            dispatcher.window.answered()
+        now = utc_now()
+        lease = dispatcher._next_lease(now)
+        dispatcher.ready.extend(await claim([Scope(mid, None)], now, "test-worker", lease, 500))
+        assert len(dispatcher.ready) == 300
+        while dispatcher.window.size > INITIAL_WINDOW:
+            dispatcher.window.lost()
+        await dispatcher.circuit.trip()  # the 401: its trial is due in 5 s
+        ticks[0] += 5.0
+
+        await dispatcher._step()
+        assert len(dispatcher.in_flight) == 1, "the trial send did not start"
+        await asyncio.wait(dispatcher.in_flight)
+        await dispatcher.flush()
+    finally:
+        await probe.close()
+    assert not dispatcher.circuit.known_open  # the trial was accepted: the circuit closed
+    assert len(accepted(engine)) == 1
+    rows = await Message.filter(mailing_id=mid)
+    assert sorted((m.status, m.attempts) for m in rows) == [(MessageStatus.PENDING, 0)] * 299 + [
+        (MessageStatus.SENT, 1)
+    ]  # the queue went back with its attempts unused
 
 
 async def _sim_count(engine: Engine, outcome: str, n: int) -> bool:
