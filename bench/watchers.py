@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from bench.live import Watchers, cpu_seconds
+from herald.loop import loop_factory
 
 
 async def watch(url: str, token: str, mailing_id: int, n: int) -> Watchers:
@@ -23,6 +24,7 @@ async def watch(url: str, token: str, mailing_id: int, n: int) -> Watchers:
 
 if __name__ == "__main__":
     url, token, mailing, n, out = sys.argv[1:6]
-    crowd = asyncio.run(watch(url, token, int(mailing), int(n)))
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:  # uvloop, as Herald's own
+        crowd = runner.run(watch(url, token, int(mailing), int(n)))
     found = {"events": crowd.events, "cpu": cpu_seconds(os.getpid())}
     Path(out).write_text(json.dumps(found))
