@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+)
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -22,6 +27,7 @@ from gql.types.mailing import MailingConnection, MailingType
 from gql.types.stats import OverallStats
 from gql.types.testsend import TestSendType
 from gql.types.token import ApiTokenConnection, ApiTokenType, CreateTokenPayload
+from gql.validation import CachedParse, CachedValidation
 from gql.wellformed import WellFormedVariables
 from models.client import MAX_IMPORT
 from models.pages import MAX_PAGE
@@ -29,6 +35,12 @@ from models.pages import MAX_PAGE
 MAX_DEPTH = 10
 MAX_ALIASES = 30
 MAX_TOKENS = 5000
+# The depth and alias limits as validation rules made once: their extensions build a new rule
+# class per instance, and a rule set that differs per request would never hit the cache below.
+LIMIT_RULES = [
+    *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
+    *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+]
 
 
 @strawberry.type(
@@ -203,9 +215,10 @@ def build_schema() -> strawberry.Schema:
             WellFormedVariables,
             RequireRole,
             CheckSubscriptionTargets,
-            lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-            lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+            lambda: AddValidationRules(LIMIT_RULES),
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+            CachedParse,  # keyed by the text and the parse options (the token limit)
+            CachedValidation,
             CostLimit,
         ],
     )

@@ -19,11 +19,11 @@ from graphql import (
     get_operation_ast,
 )
 from strawberry.extensions import SchemaExtension
-from strawberry.schema.schema import validate_document
 from strawberry.types.graphql import OperationType
 
 from gql.errors import domain_error
 from gql.ids import parse_id
+from gql.validation import validated
 from models.errors import DomainError
 from models.mailing import Mailing
 
@@ -66,9 +66,7 @@ class CheckSubscriptionTargets(SchemaExtension):
             and ctx.graphql_document is not None
             and ctx.pre_execution_errors is None
         ):
-            errors = list(
-                validate_document(ctx.schema._schema, ctx.graphql_document, ctx.validation_rules)
-            )
+            errors = validated(ctx.schema._schema, ctx.graphql_document, ctx.validation_rules)
             ctx.pre_execution_errors = errors or await self._missing_targets()
         yield
 
