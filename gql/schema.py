@@ -214,11 +214,11 @@ def build_schema() -> strawberry.Schema:
             ErrorContract,
             WellFormedVariables,
             RequireRole,
-            CheckSubscriptionTargets,
             lambda: AddValidationRules(LIMIT_RULES),
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
             CachedParse,  # keyed by the text and the parse options (the token limit)
             CachedValidation,
+            CheckSubscriptionTargets,  # after CachedValidation: it reads the errors
             CostLimit,
         ],
     )

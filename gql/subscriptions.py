@@ -23,7 +23,6 @@ from strawberry.types.graphql import OperationType
 
 from gql.errors import domain_error
 from gql.ids import parse_id
-from gql.validation import validated
 from models.errors import DomainError
 from models.mailing import Mailing
 
@@ -58,16 +57,12 @@ def _root_fields(document: DocumentNode, operation_name: str | None) -> Iterator
 
 class CheckSubscriptionTargets(SchemaExtension):
     async def on_validate(self) -> AsyncIterator[None]:
-        """Runs validation itself (strawberry then skips its own run) and adds the target
-        check, so the failure is a pre-execution error: a `error` message on the wire."""
+        """A subscription the validation found valid (CachedValidation, listed before this
+        extension, has set its errors by now: none) gets its target checked, so the failure
+        is a pre-execution error: a `error` message on the wire."""
         ctx = self.execution_context
-        if (
-            ctx.operation_type == OperationType.SUBSCRIPTION
-            and ctx.graphql_document is not None
-            and ctx.pre_execution_errors is None
-        ):
-            errors = validated(ctx.schema._schema, ctx.graphql_document, ctx.validation_rules)
-            ctx.pre_execution_errors = errors or await self._missing_targets()
+        if ctx.operation_type == OperationType.SUBSCRIPTION and ctx.pre_execution_errors == []:
+            ctx.pre_execution_errors = await self._missing_targets()
         yield
 
     async def _missing_targets(self) -> list[GraphQLError]:

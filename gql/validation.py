@@ -4,7 +4,7 @@ process's CPU.
 
 Not strawberry's ParserCache and ValidationCache: the first raises a syntax error from inside
 its hook, where it skips the error contract (the answer had no `extensions.code`); the second
-always overwrites the errors an earlier extension set (the subscription target check's)."""
+always sets the errors, over any an earlier extension set."""
 
 from __future__ import annotations
 
@@ -45,26 +45,21 @@ class CachedParse(SchemaExtension):
 def _validated(
     schema: GraphQLSchema, document: DocumentNode, rules: tuple[type[ASTValidationRule], ...]
 ) -> tuple[GraphQLError, ...]:
+    """validate_document's errors, once per (schema, document, rules). A document is keyed by
+    identity (graphql-core's nodes define no equality), so only a document CachedParse handed
+    out again hits."""
     return tuple(validate_document(schema, document, rules))
 
 
-def validated(
-    schema: GraphQLSchema, document: DocumentNode, rules: tuple[type[ASTValidationRule], ...]
-) -> list[GraphQLError]:
-    """validate_document's errors, computed once per (schema, document, rules): a document is
-    keyed by identity (graphql-core's nodes define no equality), so only a document CachedParse
-    handed out again hits. A fresh list each time: callers may replace it."""
-    return list(_validated(schema, document, rules))
-
-
 class CachedValidation(SchemaExtension):
-    """Sets the operation's validation errors from `validated` unless an earlier extension
-    already validated (strawberry then skips its own run)."""
+    """Sets the operation's validation errors (a fresh list: later extensions may replace
+    it), so strawberry skips its own run; CheckSubscriptionTargets, listed after it, reads
+    them."""
 
     def on_validate(self) -> Iterator[None]:
         ctx = self.execution_context
         if ctx.pre_execution_errors is None and ctx.graphql_document is not None:
-            ctx.pre_execution_errors = validated(
-                ctx.schema._schema, ctx.graphql_document, ctx.validation_rules
+            ctx.pre_execution_errors = list(
+                _validated(ctx.schema._schema, ctx.graphql_document, ctx.validation_rules)
             )
         yield
