@@ -23,7 +23,7 @@ FAN_OUT = (
 )
 
 
-# SQLite's insert counter is a row trigger (migration 0010_perf), and a row trigger costs
+# SQLite's insert counter is a row trigger (migrations 0002, 0011), and a row trigger costs
 # ~0.25-0.3 s per 1,000,000 inserted rows even when its WHEN skips the row (measured with
 # `WHEN 0`). So the fan-out takes it off for its INSERT and puts the very same text back, read
 # from the schema, all in the fan-out's write transaction: no other connection ever writes to
@@ -86,4 +86,4 @@ async def fan_out(mailing: Mailing, now: datetime) -> None:
     )
     if counter is not None:
         await execute(BULK_COUNT, mailing_id=mailing.id, status=status)
-        await execute(counter)  # the trigger back, exactly as the migration made it
+        await execute(counter)  # the trigger back, exactly as the migrations made it
